@@ -1,0 +1,51 @@
+#ifndef EGRESS_COPENSSL_SHIM_H
+#define EGRESS_COPENSSL_SHIM_H
+
+// The OpenSSL headers Egress uses, plus inline wrappers for the macros (and variadic functions)
+// that Swift cannot import. Certificate helpers live here; TLS helpers live in ssl_shim.h.
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/// A new ECDSA key on the P-256 curve (`EVP_EC_gen` is a variadic macro).
+static inline EVP_PKEY *egress_generate_p256_key(void) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+/// `OPENSSL_free` is a macro that passes the caller's file and line.
+static inline void egress_openssl_free(void *pointer) {
+    OPENSSL_free(pointer);
+}
+
+/// The bytes held by a memory BIO (`BIO_get_mem_data` is a macro over `BIO_ctrl`).
+static inline long egress_bio_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
+}
+
+/// An empty list of general names (the `sk_GENERAL_NAME_*` family are macros).
+static inline GENERAL_NAMES *egress_general_names_new(void) {
+    return sk_GENERAL_NAME_new_null();
+}
+
+/// Appends `name` to `names`, which takes ownership of it on success (returns > 0).
+static inline int egress_general_names_push(GENERAL_NAMES *names, GENERAL_NAME *name) {
+    return sk_GENERAL_NAME_push(names, name);
+}
+
+/// Frees `names` and every name it holds.
+static inline void egress_general_names_free(GENERAL_NAMES *names) {
+    sk_GENERAL_NAME_pop_free(names, GENERAL_NAME_free);
+}
+
+#include "ssl_shim.h"
+
+#endif

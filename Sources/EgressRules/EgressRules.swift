@@ -1,0 +1,1 @@
+// Rule targets and the first-match rule table (see RuleTable.swift).
