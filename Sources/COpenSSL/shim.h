@@ -46,6 +46,11 @@ static inline void egress_general_names_free(GENERAL_NAMES *names) {
     sk_GENERAL_NAME_pop_free(names, GENERAL_NAME_free);
 }
 
+/// The flags for printing a name in RFC 2253 form (`XN_FLAG_RFC2253` is a composite macro).
+static inline unsigned long egress_name_flags_rfc2253(void) {
+    return XN_FLAG_RFC2253;
+}
+
 #include "ssl_shim.h"
 
 #endif

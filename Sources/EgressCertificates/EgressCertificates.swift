@@ -1,1 +1,0 @@
-// The certificate authority and leaf minting.

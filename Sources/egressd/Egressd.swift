@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `egressd`: the Egress command-line program.
+@main
+struct Egressd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "egressd",
+        abstract: "Egress: a transparent HTTP/HTTPS interception proxy for Linux.",
+        subcommands: [CACommand.self]
+    )
+}
