@@ -40,6 +40,9 @@ let package = Package(
             ]
         ),
 
+        // Test support: temporary directories, real programs run as a user would.
+        .target(name: "EgressTesting"),
+
         // Benchmarks: run in release mode (`scripts/bench`).
         .executableTarget(name: "RuleBenchmark", dependencies: ["EgressRules"], path: "Benchmarks/RuleBenchmark"),
         .executableTarget(
@@ -49,8 +52,8 @@ let package = Package(
         ),
 
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
-        .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "COpenSSL"]),
+        .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
-        .testTarget(name: "EgressdTests", dependencies: ["egressd"]),
+        .testTarget(name: "EgressdTests", dependencies: ["egressd", "EgressTesting"]),
     ]
 )

@@ -41,19 +41,17 @@ public struct CertificateAuthorityStore: Sendable {
     /// Loads the pair, or generates and writes a new CA if neither file exists (state directory
     /// stores only). Returns the CA and whether it was created now.
     public func loadOrCreate(now: Date = Date()) throws(CertificateError) -> (authority: CertificateAuthority, created: Bool) {
-        let manager = FileManager.default
-        let haveCertificate = manager.fileExists(atPath: certificateFile.path)
-        let haveKey = manager.fileExists(atPath: keyFile.path)
-        guard let stateDirectory, !haveCertificate, !haveKey else {
-            if haveCertificate != haveKey {
-                let (present, missing) = haveCertificate ? (certificateFile, keyFile) : (keyFile, certificateFile)
-                throw CertificateError(
-                    "\(present.path) exists but \(missing.path) does not; refusing to replace half a CA "
-                        + "(restore the missing file, or remove both to generate a new CA)"
-                )
-            }
-            return (try load(now: now), false)
+        guard let stateDirectory else { return (try load(now: now), false) }
+        let haveCertificate = FileManager.default.fileExists(atPath: certificateFile.path)
+        let haveKey = FileManager.default.fileExists(atPath: keyFile.path)
+        if haveCertificate != haveKey {
+            let (present, missing) = haveCertificate ? (certificateFile, keyFile) : (keyFile, certificateFile)
+            throw CertificateError(
+                "\(present.path) exists but \(missing.path) does not; refusing to replace half a CA "
+                    + "(restore the missing file, or remove both to generate a new CA)"
+            )
         }
+        if haveCertificate { return (try load(now: now), false) }
         try prepare(directory: stateDirectory)
         let authority = try CertificateAuthority.generate(now: now)
         try write(try authority.privateKey.pemString(), to: keyFile, mode: 0o600)

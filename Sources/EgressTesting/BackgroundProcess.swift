@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+
+/// A long-running program a test talks to (for example `openssl s_server`): started now,
+/// its standard output collected as it comes, terminated when the object goes away.
+public final class BackgroundProcess: Sendable {
+    private let process: Process
+    private let output = OutputBuffer()
+
+    /// Starts `executable` with `arguments`; standard error is merged into standard output.
+    public init(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = try ProcessRunner.resolve(executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        let reader = pipe.fileHandleForReading
+        reader.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+        try process.run()
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Everything the process printed so far.
+    public var printed: String {
+        output.text.withLock { $0 }
+    }
+
+    /// Waits until a printed line starts with `prefix` and returns the rest of that line.
+    public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let text = printed
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw TestSupportError("no line starting with \"\(prefix)\" within \(timeout)s; printed:\n\(printed)")
+    }
+
+    /// Terminates the process (SIGTERM, then SIGKILL) and waits for it.
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+/// What a background process printed, appended from the reading thread.
+private final class OutputBuffer: Sendable {
+    let text = Mutex("")
+}
