@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
-        .testTarget(name: "EgressdTests", dependencies: ["egressd", "EgressTesting"]),
+        .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
     ]
 )
