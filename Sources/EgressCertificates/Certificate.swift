@@ -89,6 +89,11 @@ public final class Certificate: @unchecked Sendable {
         X509_check_ca(pointer) >= 1
     }
 
+    /// Whether the certificate names its own key with a subjectKeyIdentifier extension.
+    public var hasSubjectKeyIdentifier: Bool {
+        X509_get0_subject_key_id(pointer) != nil
+    }
+
     private static func render(_ name: OpaquePointer?) -> String {
         guard let name, let bio = try? MemoryBIO() else { return "" }
         X509_NAME_print_ex(bio.pointer, name, 0, egress_name_flags_rfc2253())

@@ -14,10 +14,10 @@ public struct CertificateAuthority: Sendable {
     public let privateKey: PrivateKey
 
     /// The subject of CAs that Egress generates.
-    public static let generatedSubject = [
-        ("O", "Egress"),
-        ("OU", "Transparent interception proxy"),
-        ("CN", "Egress Interception CA"),
+    static let generatedSubject = [
+        (NID_organizationName, "Egress"),
+        (NID_organizationalUnitName, "Transparent interception proxy"),
+        (NID_commonName, "Egress Interception CA"),
     ]
 
     /// How long a generated CA is valid.
@@ -57,7 +57,7 @@ public struct CertificateAuthority: Sendable {
         try builder.addExtension(NID_key_usage, "critical,keyCertSign,cRLSign")
         try builder.addExtension(NID_subject_key_identifier, "hash")
         try builder.addExtension(NID_authority_key_identifier, "keyid:always")
-        let certificate = try builder.sign(with: key)
+        let certificate = try builder.sign(with: SigningTemplate(key: key))
         return try CertificateAuthority(certificate: certificate, privateKey: key, now: now)
     }
 }

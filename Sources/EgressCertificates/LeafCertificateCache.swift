@@ -29,7 +29,7 @@ public final class LeafCertificateCache: Sendable {
         let slot = state.withLock { $0.slot(for: leafName, capacity: capacity) }
         let renewal = minter.validity / 4
         return try slot.leaf.withLock { (current: inout MintedLeaf?) throws(CertificateError) -> MintedLeaf in
-            if let current, current.certificate.notAfter.timeIntervalSince(now) > renewal {
+            if let current, current.notAfter.timeIntervalSince(now) > renewal {
                 hits.add(1, ordering: .relaxed)
                 return current
             }

@@ -3,10 +3,11 @@ import Foundation
 
 /// Signs leaf certificates for names with a ``CertificateAuthority``.
 ///
-/// Every leaf carries the one shared ECDSA P-256 key of this minter; the extensions every leaf
-/// has in common (basicConstraints, keyUsage, extendedKeyUsage, authorityKeyIdentifier) are
-/// encoded once, so a mint costs a key-less certificate assembly and one signature.
-public final class LeafMinter: @unchecked Sendable {
+/// Every leaf carries the one shared ECDSA P-256 key of this minter, set from its encoded point
+/// (OpenSSL's generic key encoding would cost more than the signature). The extensions all
+/// leaves share (basicConstraints, keyUsage, extendedKeyUsage, authorityKeyIdentifier) are
+/// encoded once, and signing goes through a prepared ``SigningTemplate``.
+public final class LeafMinter: Sendable {
     /// How far back a leaf's notBefore goes, for clients whose clocks run behind.
     public static let backdating: TimeInterval = 3600
 
@@ -17,6 +18,8 @@ public final class LeafMinter: @unchecked Sendable {
     /// The key every leaf certifies.
     public let leafKey: PrivateKey
 
+    private let encodedLeafKey: [UInt8]
+    private let signer: SigningTemplate
     private let commonExtensions: ExtensionSet
 
     /// A minter whose leaves are valid for `validity` seconds (a week by default).
@@ -24,51 +27,46 @@ public final class LeafMinter: @unchecked Sendable {
         self.authority = authority
         self.validity = validity
         self.leafKey = try PrivateKey.generateP256()
+        self.encodedLeafKey = try leafKey.encodedPublicKey()
+        self.signer = try SigningTemplate(key: authority.privateKey)
+        // A CA of the user's may lack a subjectKeyIdentifier; then name it by issuer and serial.
+        let identifier = authority.certificate.hasSubjectKeyIdentifier ? "keyid:always" : "issuer:always"
         let extensions = ExtensionSet()
-        let ca = authority.certificate.pointer
         for (nid, value) in [
             (NID_basic_constraints, "critical,CA:FALSE"),
             (NID_key_usage, "critical,digitalSignature"),
             (NID_ext_key_usage, "serverAuth"),
+            (NID_authority_key_identifier, identifier),
         ] {
-            extensions.pointers.append(try CertificateBuilder.makeExtension(nid, value, issuer: ca, subject: nil))
+            let ext = try CertificateBuilder.makeExtension(nid, value, issuer: authority.certificate.pointer, subject: nil)
+            extensions.pointers.append(ext)
         }
-        do {
-            extensions.pointers.append(
-                try CertificateBuilder.makeExtension(NID_authority_key_identifier, "keyid:always", issuer: ca, subject: nil)
-            )
-        } catch {
-            // A CA of the user's may lack a subjectKeyIdentifier; then name it by issuer and serial.
-            ERR_clear_error()
-            extensions.pointers.append(
-                try CertificateBuilder.makeExtension(NID_authority_key_identifier, "issuer:always", issuer: ca, subject: nil)
-            )
-        }
-        commonExtensions = extensions
+        self.commonExtensions = extensions
     }
 
     /// Mints a certificate for `name`, valid from an hour before `now` for ``validity``, never
     /// outside the CA's own validity.
     public func mint(_ name: LeafName, now: Date = Date()) throws(CertificateError) -> MintedLeaf {
         let ca = authority.certificate
+        let notAfter = min(now.addingTimeInterval(validity), ca.notAfter)
         let builder = try CertificateBuilder(
-            publicKey: leafKey,
+            encodedP256PublicKey: encodedLeafKey,
             notBefore: max(now.addingTimeInterval(-Self.backdating), ca.notBefore),
-            notAfter: min(now.addingTimeInterval(validity), ca.notAfter)
+            notAfter: notAfter
         )
-        try builder.setSubject([("CN", name.value)])
+        try builder.setSubject([(NID_commonName, name.value)])
         try builder.setIssuer(ca)
         for ext in commonExtensions.pointers {
             try builder.addExtension(ext)
         }
         try builder.addSubjectAlternativeName(name)
-        let certificate = try builder.sign(with: authority.privateKey)
-        return MintedLeaf(name: name, certificate: certificate, privateKey: leafKey, chain: [ca])
+        let certificate = try builder.sign(with: signer)
+        return MintedLeaf(name: name, certificate: certificate, privateKey: leafKey, chain: [ca], notAfter: notAfter)
     }
 }
 
-/// `X509_EXTENSION`s prepared once and freed with their owner; immutable once the minter is made.
-private final class ExtensionSet {
+/// `X509_EXTENSION`s encoded once and freed with their owner; not changed after the minter's init.
+private final class ExtensionSet: @unchecked Sendable {
     var pointers: [OpaquePointer] = []
 
     deinit {

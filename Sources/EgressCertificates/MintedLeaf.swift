@@ -10,12 +10,15 @@ public final class MintedLeaf: Sendable {
     public let privateKey: PrivateKey
     /// The certificates to send after the leaf: the CA.
     public let chain: [Certificate]
+    /// The end of the leaf's validity (the same as `certificate.notAfter`, without decoding it).
+    public let notAfter: Date
 
-    init(name: LeafName, certificate: Certificate, privateKey: PrivateKey, chain: [Certificate]) {
+    init(name: LeafName, certificate: Certificate, privateKey: PrivateKey, chain: [Certificate], notAfter: Date) {
         self.name = name
         self.certificate = certificate
         self.privateKey = privateKey
         self.chain = chain
+        self.notAfter = notAfter
     }
 
     /// The leaf followed by the chain, as PEM, in the order a TLS server sends them.

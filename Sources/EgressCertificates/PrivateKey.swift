@@ -43,6 +43,15 @@ public final class PrivateKey: @unchecked Sendable {
         return bio.string()
     }
 
+    /// The public key's encoded form: for EC keys the uncompressed point (0x04 || x || y).
+    public func encodedPublicKey() throws(CertificateError) -> [UInt8] {
+        var encoded: UnsafeMutablePointer<UInt8>?
+        let length = EVP_PKEY_get1_encoded_public_key(pointer, &encoded)
+        guard let encoded, length > 0 else { throw .openSSL("cannot encode the public key") }
+        defer { egress_openssl_free(encoded) }
+        return Array(UnsafeBufferPointer(start: encoded, count: length))
+    }
+
     /// The key's algorithm and size, such as "EC 256" or "RSA 2048".
     public var summary: String {
         let type = EVP_PKEY_get_base_id(pointer)

@@ -73,6 +73,21 @@ import Testing
         #expect(leaf.certificate.notBefore >= authority.certificate.notBefore)
     }
 
+    @Test func userCAWithoutSubjectKeyIdentifierIsNamedByIssuerAndSerial() throws {
+        let (certificate, key) = try OpenSSLTool.makeUserCA(
+            in: directory, name: "no-ski-ca", keyAlgorithm: ["rsa:2048"],
+            extensions: ["subjectKeyIdentifier=none", "authorityKeyIdentifier=none"]
+        )
+        #expect(!(try OpenSSLTool.text(ofCertificate: certificate).contains("Subject Key Identifier")))
+        let authority = try CertificateAuthorityStore(
+            certificateFile: URL(fileURLWithPath: certificate), keyFile: URL(fileURLWithPath: key)
+        ).load()
+        let leaf = try LeafMinter(authority: authority).mint(try LeafName("example.com"))
+        let path = try directory.write(try leaf.pemChain(), to: "leaf.pem")
+        #expect(try OpenSSLTool.text(ofCertificate: path).contains("DirName:/CN=no-ski-ca"))
+        try OpenSSLTool.run(["verify", "-CAfile", certificate, "-verify_hostname", "example.com", path])
+    }
+
     @Test func everyLeafSharesOneKeyButHasItsOwnSerial() throws {
         let first = try minter.mint(try LeafName("a.example"))
         let second = try minter.mint(try LeafName("a.example"))

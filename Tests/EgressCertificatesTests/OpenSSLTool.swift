@@ -20,7 +20,8 @@ enum OpenSSLTool {
 
     /// A CA made by `openssl req` (not by Egress), as a user would bring it.
     static func makeUserCA(
-        in directory: TemporaryDirectory, name: String, keyAlgorithm: [String], days: Int = 30, isCA: Bool = true
+        in directory: TemporaryDirectory, name: String, keyAlgorithm: [String], days: Int = 30, isCA: Bool = true,
+        extensions: [String] = []
     ) throws -> (certificate: String, key: String) {
         let certificate = directory.path("\(name).crt"), key = directory.path("\(name).key")
         var arguments = ["req", "-x509", "-nodes", "-newkey"] + keyAlgorithm
@@ -28,7 +29,7 @@ enum OpenSSLTool {
         arguments += isCA
             ? ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
             : ["-addext", "basicConstraints=critical,CA:FALSE"]
-        try run(arguments)
+        try run(arguments + extensions.flatMap { ["-addext", $0] })
         return (certificate, key)
     }
 }
