@@ -62,11 +62,17 @@ struct CACommand: ParsableCommand {
         @Option(help: "Where to write the PEM chain; standard output if omitted.")
         var out: String?
 
+        @Option(name: .customLong("key-out"), help: "Also write the leaf's private key here (mode 0600), to serve the leaf yourself.")
+        var keyOut: String?
+
         func run() throws {
             let store = ca.store
             let authority = store.stateDirectory == nil ? try store.load() : try store.loadOrCreate().authority
             let leaf = try LeafMinter(authority: authority).mint(try LeafName(name))
             let pem = try leaf.pemChain()
+            if let keyOut {
+                try writePrivate(try leaf.privateKey.pemString(), to: keyOut)
+            }
             guard let out else {
                 print(pem, terminator: "")
                 return
@@ -77,6 +83,14 @@ struct CACommand: ParsableCommand {
                 throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
             }
             print("\(out): \(leaf.certificate.subject), valid until \(leaf.certificate.notAfter.ISO8601Format())")
+        }
+
+        /// Writes `text` to a file that only its owner can read, replacing what was there.
+        private func writePrivate(_ text: String, to path: String) throws {
+            unlink(path)
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CommandFailure("cannot write \(path)")
+            }
         }
     }
 }

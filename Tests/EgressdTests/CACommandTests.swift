@@ -64,6 +64,20 @@ struct CACommandTests {
         #expect(verified.status == 0, "\(verified.combinedOutput)")
     }
 
+    @Test func mintCanWriteTheLeafKeyForServingItButNeverPrintsIt() throws {
+        let out = directory.path("chain.pem"), keyOut = directory.path("leaf.key")
+        let minted = try Egressd.run(["ca", "mint", "a.example", "--state-dir", state, "--out", out, "--key-out", keyOut])
+        #expect(minted.status == 0, "\(minted.combinedOutput)")
+        #expect(!minted.combinedOutput.contains("PRIVATE KEY"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: keyOut)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let leafKey = try ProcessRunner.run("openssl", ["pkey", "-in", keyOut, "-pubout"]).standardOutput
+        let certificateKey = try ProcessRunner.run("openssl", ["x509", "-in", out, "-noout", "-pubkey"]).standardOutput
+        #expect(!leafKey.isEmpty && leafKey == certificateKey)
+        let caKey = try String(contentsOfFile: "\(state)/ca.key", encoding: .utf8)
+        #expect(try String(contentsOfFile: keyOut, encoding: .utf8) != caKey)
+    }
+
     @Test func mintToStandardOutput() throws {
         let minted = try Egressd.run(["ca", "mint", "198.51.100.7", "--state-dir", state])
         #expect(minted.status == 0, "\(minted.combinedOutput)")
