@@ -8,9 +8,13 @@ let package = Package(
         .executable(name: "egressd", targets: ["egressd"]),
         .library(name: "EgressRules", targets: ["EgressRules"]),
         .library(name: "EgressCertificates", targets: ["EgressCertificates"]),
+        .library(name: "Workers", targets: ["Workers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries. `shim.h` wraps the OpenSSL macros that Swift cannot import.
@@ -30,6 +34,16 @@ let package = Package(
 
         // The certificate authority and leaf minting, on OpenSSL only.
         .target(name: "EgressCertificates", dependencies: ["COpenSSL"]),
+
+        // The public API for handler authors.
+        .target(
+            name: "Workers",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
 
         .executableTarget(
             name: "egressd",
@@ -53,6 +67,7 @@ let package = Package(
 
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
     ]

@@ -1,0 +1,23 @@
+/// A handler for intercepted requests: the Swift counterpart of a Cloudflare `WorkerEntrypoint`
+/// registered with `interceptOutboundHttp`, `interceptAllOutboundHttp` or `interceptOutboundHttps`.
+///
+/// Egress calls ``fetch(_:context:)`` once per intercepted request, concurrently for concurrent
+/// requests. The request arrives as the container sent it (method, `scheme://host/path` URL,
+/// headers unchanged, body streamed); the response may stream too. A handler that throws, or that
+/// does not answer within its timeout, produces a `502 Bad Gateway` that names it.
+///
+/// ```swift
+/// struct Greeter: WorkerEntrypoint {
+///     func fetch(_ request: Request, context: WorkerContext<String>) async throws -> Response {
+///         Response(status: .ok, body: Body("hello from \(context.props)\n"))
+///     }
+/// }
+/// proxy.interceptOutboundHttp("api.example.com", Worker(Greeter(), props: "Egress"))
+/// ```
+public protocol WorkerEntrypoint: Sendable {
+    /// The properties the handler is registered with (see ``Worker/init(_:props:name:)``).
+    associatedtype Props: Sendable = Void
+
+    /// Answers one intercepted request.
+    func fetch(_ request: Request, context: WorkerContext<Props>) async throws -> Response
+}
