@@ -45,6 +45,20 @@ let package = Package(
             ]
         ),
 
+        // Listeners, sniffing, routing, interception, forwarding and pass-through.
+        .target(
+            name: "EgressProxy",
+            dependencies: [
+                "Workers",
+                "EgressRules",
+                "EgressCertificates",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "egressd",
             dependencies: [
@@ -68,6 +82,15 @@ let package = Package(
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
+        .testTarget(
+            name: "EgressProxyTests",
+            dependencies: [
+                "EgressProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
     ]
