@@ -10,58 +10,40 @@
 /// Every candidate is verified with a real comparison or glob match, and chains are in
 /// registration order, so a lookup stops at the first candidate that cannot beat the best so far.
 struct HostnameIndex: Sendable {
-    /// Where a pattern's lower-case bytes live in `patternBytes`, and its port.
-    private struct Pattern: Sendable {
-        var start: Int
-        var count: Int
-        var port: UInt16
-    }
-
-    /// Which literal a glob is keyed by.
+    /// Which literal a glob is keyed by, with the literal's length and inner boundary byte.
     private enum GlobKey {
-        case suffix(length: Int)
-        case prefix(length: Int)
+        case suffix(length: Int, boundary: UInt8)
+        case prefix(length: Int, boundary: UInt8)
         case unanchored
     }
 
     private var patternBytes: [UInt8] = []
-    private var patterns: [Pattern] = []
-    private var exact = CandidateTable()
-    private var bySuffix = CandidateTable()
-    private var byPrefix = CandidateTable()
-    private var unanchored = CandidateTable()
-    /// For each literal length, the lowest position keyed by a literal of that length, or
-    /// `Int32.max`; a lookup skips lengths that cannot beat its best.
-    private var suffixLengthFloor = [Int32](repeating: .max, count: 256)
-    private var prefixLengthFloor = [Int32](repeating: .max, count: 256)
-    private var longestSuffix = 0
-    private var longestPrefix = 0
+    private var exact = CandidateTable<HostnamePattern>()
+    private var bySuffix = GlobLiteralIndex()
+    private var byPrefix = GlobLiteralIndex()
+    private var unanchored = CandidateTable<HostnamePattern>()
 
     /// Adds an exact, lower-case name.
     mutating func insert(name: String, port: UInt16, position: Int32) {
-        let item = store(name, port: port)
-        let key = withPattern(item) { bytes in
+        let pattern = store(name, port: port)
+        let key = withBytes(of: pattern) { bytes in
             HostnameBytes.key(
                 hash: HostnameBytes.suffixHash(bytes, length: bytes.count), length: bytes.count, port: port)
         }
-        exact.append(key, item: item, position: position)
+        exact.append(key, pattern, position: position)
     }
 
     /// Adds a lower-case glob with runs of `*` collapsed.
     mutating func insert(glob: String, port: UInt16, position: Int32) {
-        let item = store(glob, port: port)
-        let (key, side) = withPattern(item) { chooseKey(forGlob: $0, port: port) }
+        let pattern = store(glob, port: port)
+        let (key, side) = withBytes(of: pattern) { chooseKey(forGlob: $0, port: port) }
         switch side {
-        case .suffix(let length):
-            bySuffix.append(key, item: item, position: position)
-            suffixLengthFloor[length] = min(suffixLengthFloor[length], position)
-            longestSuffix = max(longestSuffix, length)
-        case .prefix(let length):
-            byPrefix.append(key, item: item, position: position)
-            prefixLengthFloor[length] = min(prefixLengthFloor[length], position)
-            longestPrefix = max(longestPrefix, length)
+        case .suffix(let length, let boundary):
+            bySuffix.append(key, pattern, length: length, boundary: boundary, position: position)
+        case .prefix(let length, let boundary):
+            byPrefix.append(key, pattern, length: length, boundary: boundary, position: position)
         case .unanchored:
-            unanchored.append(key, item: item, position: position)
+            unanchored.append(key, pattern, position: position)
         }
     }
 
@@ -73,13 +55,14 @@ struct HostnameIndex: Sendable {
             var best = best
             let count = hostname.count
             var hash = HostnameBytes.emptyHash
-            let suffixEnd = exact.isEmpty ? min(count, longestSuffix) : count
+            let suffixEnd = exact.isEmpty ? min(count, bySuffix.longest) : count
             if suffixEnd > 0 {
                 for length in 1...suffixEnd {
-                    hash = HostnameBytes.hash(hash, appending: HostnameBytes.fold(hostname[count - length]))
-                    if length <= longestSuffix && suffixLengthFloor[length] < best {
+                    let byte = HostnameBytes.fold(hostname[count - length])
+                    hash = HostnameBytes.hash(hash, appending: byte)
+                    if length <= bySuffix.longest && bySuffix.mayHold(length: length, boundary: byte, below: best) {
                         let key = HostnameBytes.key(hash: hash, length: length, port: port)
-                        best = scan(bySuffix, key, store, hostname, port, best, HostnameBytes.globMatches)
+                        best = scan(bySuffix.table, key, store, hostname, port, best, HostnameBytes.globMatches)
                     }
                 }
             }
@@ -88,13 +71,14 @@ struct HostnameIndex: Sendable {
                 best = scan(exact, key, store, hostname, port, best, HostnameBytes.equals)
             }
             hash = HostnameBytes.emptyHash
-            let prefixEnd = min(count, longestPrefix)
+            let prefixEnd = min(count, byPrefix.longest)
             if prefixEnd > 0 {
                 for length in 1...prefixEnd {
-                    hash = HostnameBytes.hash(hash, appending: HostnameBytes.fold(hostname[length - 1]))
-                    if prefixLengthFloor[length] < best {
+                    let byte = HostnameBytes.fold(hostname[length - 1])
+                    hash = HostnameBytes.hash(hash, appending: byte)
+                    if byPrefix.mayHold(length: length, boundary: byte, below: best) {
                         let key = HostnameBytes.key(hash: hash, length: length, port: port)
-                        best = scan(byPrefix, key, store, hostname, port, best, HostnameBytes.globMatches)
+                        best = scan(byPrefix.table, key, store, hostname, port, best, HostnameBytes.globMatches)
                     }
                 }
             }
@@ -111,9 +95,8 @@ struct HostnameIndex: Sendable {
         while index >= 0 {
             let candidate = unanchored.candidates[Int(index)]
             if candidate.position >= best { break }
-            let pattern = patterns[Int(candidate.item)]
             // Stars are collapsed, so the one unanchored pattern of length 1 is `*`.
-            if pattern.port == port && pattern.count == 1 { return candidate.position }
+            if candidate.payload.port == port && candidate.payload.count == 1 { return candidate.position }
             index = candidate.next
         }
         return best
@@ -123,16 +106,17 @@ struct HostnameIndex: Sendable {
     /// whose pattern `matches` the hostname at `port`, or `best`.
     @inline(__always)
     private func scan(
-        _ table: CandidateTable, _ key: UInt64, _ store: UTF8Bytes, _ hostname: UTF8Bytes,
+        _ table: CandidateTable<HostnamePattern>, _ key: UInt64, _ store: UTF8Bytes, _ hostname: UTF8Bytes,
         _ port: UInt16, _ best: Int32, _ matches: (UTF8Bytes, UTF8Bytes) -> Bool
     ) -> Int32 {
         var index = table.first(key)
         while index >= 0 {
             let candidate = table.candidates[Int(index)]
             if candidate.position >= best { break }
-            let pattern = patterns[Int(candidate.item)]
-            let bytes = UTF8Bytes(rebasing: store[pattern.start..<pattern.start + pattern.count])
-            if pattern.port == port && matches(bytes, hostname) { return candidate.position }
+            let pattern = candidate.payload
+            if pattern.port == port && matches(UTF8Bytes(rebasing: store[pattern.range]), hostname) {
+                return candidate.position
+            }
             index = candidate.next
         }
         return best
@@ -147,34 +131,29 @@ struct HostnameIndex: Sendable {
             hash: HostnameBytes.suffixHash(glob, length: suffixLength), length: suffixLength, port: port)
         let prefixKey = HostnameBytes.key(
             hash: HostnameBytes.prefixHash(glob, length: prefixLength), length: prefixLength, port: port)
-        switch (prefixLength, suffixLength) {
-        case (0, 0):
-            return (suffixKey, .unanchored)
-        case (0, _):
-            return (suffixKey, .suffix(length: suffixLength))
-        case (_, 0):
-            return (prefixKey, .prefix(length: prefixLength))
-        default:
+        guard prefixLength > 0 || suffixLength > 0 else { return (suffixKey, .unanchored) }
+        let preferPrefix: Bool
+        if prefixLength == 0 || suffixLength == 0 {
+            preferPrefix = suffixLength == 0
+        } else {
             let suffixChain = bySuffix.chainLength(suffixKey)
             let prefixChain = byPrefix.chainLength(prefixKey)
-            if prefixChain < suffixChain || (prefixChain == suffixChain && prefixLength > suffixLength) {
-                return (prefixKey, .prefix(length: prefixLength))
-            }
-            return (suffixKey, .suffix(length: suffixLength))
+            preferPrefix = prefixChain < suffixChain || (prefixChain == suffixChain && prefixLength > suffixLength)
         }
+        if preferPrefix {
+            return (prefixKey, .prefix(length: prefixLength, boundary: glob[prefixLength - 1]))
+        }
+        return (suffixKey, .suffix(length: suffixLength, boundary: glob[glob.count - suffixLength]))
     }
 
-    private mutating func store(_ text: String, port: UInt16) -> Int32 {
+    /// Appends the bytes of a validated name or glob (at most 253 bytes) to `patternBytes`.
+    private mutating func store(_ text: String, port: UInt16) -> HostnamePattern {
         let start = patternBytes.count
         patternBytes.append(contentsOf: text.utf8)
-        patterns.append(Pattern(start: start, count: patternBytes.count - start, port: port))
-        return Int32(patterns.count - 1)
+        return HostnamePattern(start: Int32(start), count: UInt16(patternBytes.count - start), port: port)
     }
 
-    private func withPattern<Result>(_ item: Int32, _ body: (UTF8Bytes) -> Result) -> Result {
-        let pattern = patterns[Int(item)]
-        return patternBytes.withUnsafeBufferPointer {
-            body(UTF8Bytes(rebasing: $0[pattern.start..<pattern.start + pattern.count]))
-        }
+    private func withBytes<Result>(of pattern: HostnamePattern, _ body: (UTF8Bytes) -> Result) -> Result {
+        patternBytes.withUnsafeBufferPointer { body(UTF8Bytes(rebasing: $0[pattern.range])) }
     }
 }

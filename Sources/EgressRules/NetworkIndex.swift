@@ -28,15 +28,13 @@ struct NetworkIndex: Sendable {
         }
     }
 
-    private var entries: [Entry] = []
-    private var table = CandidateTable()
+    private var table = CandidateTable<Entry>()
     private var ipv4Lengths = Lengths(maximum: 32)
     private var ipv6Lengths = Lengths(maximum: 128)
 
     /// Adds a network rule.
     mutating func insert(_ network: IPNetwork, port: UInt16, position: Int32) {
-        entries.append(Entry(network: network, port: port))
-        table.append(NetworkIndex.key(network, port: port), item: Int32(entries.count - 1), position: position)
+        table.append(NetworkIndex.key(network, port: port), Entry(network: network, port: port), position: position)
         switch network.address {
         case .v4: ipv4Lengths.note(network.prefixLength, position: position)
         case .v6: ipv6Lengths.note(network.prefixLength, position: position)
@@ -46,17 +44,27 @@ struct NetworkIndex: Sendable {
     /// The lowest position below `best` of a network rule at `port` that contains `address`,
     /// or `best` if there is none.
     func bestMatch(address: IPAddress, port: UInt16, below best: Int32) -> Int32 {
-        let address = address.normalized
-        let lengths = address.isIPv4 ? ipv4Lengths : ipv6Lengths
+        switch address.normalized {
+        case .v4(let value):
+            bestMatch(ipv4Lengths, port: port, below: best) { IPNetwork(ipv4: value, prefixLength: $0) }
+        case .v6(let value):
+            bestMatch(ipv6Lengths, port: port, below: best) { IPNetwork(ipv6: value, prefixLength: $0) }
+        }
+    }
+
+    /// Probes the network of each length that occurs and can beat `best`.
+    @inline(__always)
+    private func bestMatch(
+        _ lengths: Lengths, port: UInt16, below best: Int32, _ network: (Int) -> IPNetwork
+    ) -> Int32 {
         var best = best
         for length in lengths.present where lengths.floor[length] < best {
-            guard let network = IPNetwork(address: address, prefixLength: length) else { continue }
+            let network = network(length)
             var index = table.first(NetworkIndex.key(network, port: port))
             while index >= 0 {
                 let candidate = table.candidates[Int(index)]
                 if candidate.position >= best { break }
-                let entry = entries[Int(candidate.item)]
-                if entry.port == port && entry.network == network {
+                if candidate.payload.port == port && candidate.payload.network == network {
                     best = candidate.position
                     break
                 }

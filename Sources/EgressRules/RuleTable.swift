@@ -17,8 +17,10 @@ public struct RuleTable<Value: Sendable>: Sendable {
     /// The port of targets registered without one.
     public let defaultPort: UInt16
 
-    /// The rules in registration order.
-    public private(set) var rules: [(target: RuleTarget, value: Value)] = []
+    /// The targets of the rules, in registration order.
+    @usableFromInline private(set) var targets: [RuleTarget] = []
+    /// The values of the rules, in registration order.
+    @usableFromInline private(set) var values: [Value] = []
     /// The position of each rule by what identifies it: its host and effective port.
     private var positions: [RuleIdentity: Int] = [:]
     private var hostnames = HostnameIndex()
@@ -35,7 +37,12 @@ public struct RuleTable<Value: Sendable>: Sendable {
     }
 
     /// The number of rules.
-    public var count: Int { rules.count }
+    public var count: Int { targets.count }
+
+    /// The rules in registration order (for listing; a lookup does not use it).
+    public var rules: [(target: RuleTarget, value: Value)] {
+        Array(zip(targets, values))
+    }
 
     /// The port a target matches in this table: its own, or ``defaultPort``.
     public func effectivePort(of target: RuleTarget) -> UInt16 {
@@ -49,12 +56,13 @@ public struct RuleTable<Value: Sendable>: Sendable {
         let port = effectivePort(of: target)
         let identity = RuleIdentity(host: target.host, port: port)
         if let position = positions[identity] {
-            rules[position].value = value
+            values[position] = value
             return
         }
-        let position = Int32(rules.count)
-        positions[identity] = rules.count
-        rules.append((target, value))
+        let position = Int32(targets.count)
+        positions[identity] = targets.count
+        targets.append(target)
+        values.append(value)
         switch target.host {
         case .name(let name):
             hostnames.insert(name: name, port: port, position: position)
@@ -72,17 +80,23 @@ public struct RuleTable<Value: Sendable>: Sendable {
     ///     trailing dot; nil when there is none.
     ///   - address: the original destination address.
     ///   - port: the original destination port.
+    @inlinable
     public func match(hostname: String?, address: IPAddress, port: UInt16) -> RuleMatch<Value>? {
+        guard let position = position(matching: hostname, address: address, port: port) else { return nil }
+        return RuleMatch(target: targets[position], value: values[position], position: position)
+    }
+
+    /// The position of the earliest registered rule that matches, or nil. Not generic, so that the
+    /// inlinable ``match(hostname:address:port:)`` specialises only the thin part in its caller.
+    @usableFromInline
+    func position(matching hostname: String?, address: IPAddress, port: UInt16) -> Int? {
         var best = networks.bestMatch(address: address, port: port, below: .max)
         if let hostname {
             best = withUTF8Bytes(of: hostname) { hostnames.bestMatch(hostname: $0, port: port, below: best) }
         } else {
             best = hostnames.bestMatchWithoutHostname(port: port, below: best)
         }
-        guard best != .max else { return nil }
-        let position = Int(best)
-        let rule = rules[position]
-        return RuleMatch(target: rule.target, value: rule.value, position: position)
+        return best == .max ? nil : Int(best)
     }
 }
 
@@ -94,4 +108,11 @@ public struct RuleMatch<Value: Sendable>: Sendable {
     public let value: Value
     /// The rule's registration position, 0 for the first rule.
     public let position: Int
+
+    @usableFromInline
+    init(target: RuleTarget, value: Value, position: Int) {
+        self.target = target
+        self.value = value
+        self.position = position
+    }
 }
