@@ -1,1 +1,0 @@
-// Rule targets and the first-match rule table (see RuleTable.swift).
