@@ -12,6 +12,7 @@ public struct Body: AsyncSequence, Sendable {
         case bytes(ByteBuffer?)
         case sequence(@Sendable () -> any ChunkIterator)
         case producer(@Sendable (BodyWriter) async throws -> Void)
+        case stream(BodyStream)
     }
 
     private let source: Source
@@ -45,6 +46,14 @@ public struct Body: AsyncSequence, Sendable {
         Body(source: .producer(produce))
     }
 
+    /// A body and the writer that feeds it, for code that produces chunks from a loop of its own
+    /// (the proxy's connections). Each write returns once the reader took the chunk and throws
+    /// once the reader is gone; ``BodyWriter/finish(throwing:)`` ends the body.
+    package static func makeStream() -> (Body, BodyWriter) {
+        let stream = BodyStream()
+        return (Body(source: .stream(stream)), BodyWriter(stream: stream))
+    }
+
     /// The number of bytes when it is known without reading (bytes and text bodies), else nil.
     public var knownLength: Int? {
         if case .bytes(let buffer) = source { return buffer?.readableBytes ?? 0 }
@@ -69,6 +78,8 @@ public struct Body: AsyncSequence, Sendable {
             return AsyncIterator(state: .sequence(makeIterator()))
         case .producer(let produce):
             return AsyncIterator(state: .producer(BodyStream.start(produce)))
+        case .stream(let stream):
+            return AsyncIterator(state: .producer(BodyStream.reader(for: stream)))
         }
     }
 
@@ -123,6 +134,17 @@ public struct BodyWriter: Sendable {
     /// Writes the UTF-8 bytes of `text`.
     public func write(_ text: String) async throws {
         try await write(ByteBuffer(string: text))
+    }
+
+    /// Ends a body made by ``Body/makeStream()``: normally, or with `error` for the reader.
+    package func finish(throwing error: (any Error)? = nil) {
+        stream.finish(error.map { .failure($0) } ?? .success(()))
+    }
+
+    /// Declares that nobody will read the rest (the exchange is over): pending and later writes
+    /// throw `CancellationError`.
+    package func abandon() {
+        stream.readerGone()
     }
 }
 

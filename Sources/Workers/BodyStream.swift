@@ -28,6 +28,11 @@ final class BodyStream: Sendable {
         return Reader(stream: stream, producer: task)
     }
 
+    /// A reading end fed by whoever holds the stream (see ``Body/makeStream()``).
+    static func reader(for stream: BodyStream) -> Reader {
+        Reader(stream: stream, producer: nil)
+    }
+
     func write(_ buffer: ByteBuffer) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let reader: CheckedContinuation<ByteBuffer?, any Error>? = state.withLock { state in
@@ -78,7 +83,7 @@ final class BodyStream: Sendable {
         }
     }
 
-    fileprivate func readerGone() {
+    func readerGone() {
         let writer = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             state.readerGone = true
             state.chunk = nil
@@ -91,16 +96,16 @@ final class BodyStream: Sendable {
     /// The reading end; dropping it stops the producer.
     final class Reader: Sendable {
         private let stream: BodyStream
-        private let producer: Task<Void, Never>
+        private let producer: Task<Void, Never>?
 
-        fileprivate init(stream: BodyStream, producer: Task<Void, Never>) {
+        fileprivate init(stream: BodyStream, producer: Task<Void, Never>?) {
             self.stream = stream
             self.producer = producer
         }
 
         deinit {
             stream.readerGone()
-            producer.cancel()
+            producer?.cancel()
         }
 
         func next() async throws -> ByteBuffer? {

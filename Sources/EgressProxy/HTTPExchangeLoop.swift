@@ -1,0 +1,101 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+import Workers
+
+/// Serves the HTTP/1.1 requests of one client connection (plain, or inside intercepted TLS) one
+/// after another, which keeps pipelined requests in order. Each request is routed on its own
+/// (so rules added while a connection is open apply to its next request), its body streamed to
+/// whoever answers it, and its response streamed back.
+enum HTTPExchangeLoop {
+    typealias Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    static func run(_ channel: Channel, connection: ConnectionContext, services: ProxyServices) async {
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let parts = InboundRequestParts(inbound)
+                while let head = try await nextHead(parts, outbound: outbound, connection: connection) {
+                    guard try await exchange(head, parts: parts, outbound: outbound, connection: connection, services: services) else {
+                        return
+                    }
+                }
+            }
+        } catch {
+            connection.logger.debug("connection ended", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    /// The next request head; on a malformed request, answers 400 (431 for oversized headers) and
+    /// returns nil, which ends the connection.
+    private static func nextHead(
+        _ parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        connection: ConnectionContext
+    ) async throws -> HTTPRequestHead? {
+        do {
+            while let part = try await parts.next() {
+                if case .head(let head) = part { return head }
+            }
+            return nil
+        } catch let error as HTTPParserError {
+            let response = error == .headerOverflow
+                ? Response(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), body: Body("egress: request headers too large\n"))
+                : ProxyResponses.badRequest("\(error)")
+            connection.logger.info("request", metadata: ["action": "reject", "status": .stringConvertible(response.status.code), "error": .string("\(error)")])
+            _ = try? await write(response, version: .http1_1, close: true, to: outbound)
+            return nil
+        }
+    }
+
+    /// One request and its response; true if the connection goes on.
+    private static func exchange(
+        _ head: HTTPRequestHead, parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        connection: ConnectionContext, services: ProxyServices
+    ) async throws -> Bool {
+        let started = ContinuousClock.now
+        let (body, writer) = Body.makeStream()
+        async let bodyEnded = parts.pumpBody(into: writer)
+        let request: HTTPRequest
+        do {
+            request = try HTTPConversion.request(head, scheme: connection.scheme)
+        } catch {
+            writer.abandon()
+            _ = await bodyEnded
+            _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound)
+            return false
+        }
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+        }
+        let (response, decision) = await RequestRouter.respond(
+            to: Request(head: request, body: body), connection: connection, services: services
+        )
+        let keepAlive = head.isKeepAlive
+        let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound)
+        writer.abandon()
+        let complete = await bodyEnded
+        connection.logger.info("request", metadata: [
+            "method": .string(request.method.rawValue), "url": .string("\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")"),
+            "rule": .string(decision.rule ?? "-"), "action": .string(decision.action),
+            "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(sent),
+            "duration": .string("\(ContinuousClock.now - started)"),
+        ])
+        return keepAlive && complete
+    }
+
+    /// Writes a response; returns the number of body bytes sent.
+    private static func write(
+        _ response: Response, version: HTTPVersion, close: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws -> Int {
+        var head = HTTPConversion.clientHead(response.head, version: version, knownLength: response.body.knownLength)
+        if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }
+        try await outbound.write(.head(head))
+        var sent = 0
+        for try await chunk in response.body {
+            sent += chunk.readableBytes
+            try await outbound.write(.body(.byteBuffer(chunk)))
+        }
+        try await outbound.write(.end(nil))
+        return sent
+    }
+}

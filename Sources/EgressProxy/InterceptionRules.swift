@@ -1,0 +1,62 @@
+import EgressRules
+import Synchronization
+import Workers
+
+/// The rules of one proxy (or one container): which handler takes which traffic, and whether
+/// unmatched traffic may go out. Changes apply live; readers take a consistent snapshot.
+package final class InterceptionRules: Sendable {
+    /// One consistent view of the rules, taken per connection decision or per request.
+    package struct Snapshot: Sendable {
+        /// Rules for plain HTTP (default port 80), matched per request.
+        package var http = RuleTable<Worker>(defaultPort: 80)
+        /// Rules for HTTPS (default port 443): a match intercepts the TLS connection.
+        package var https = RuleTable<Worker>(defaultPort: 443)
+        /// Whether unmatched traffic goes out to its original destination.
+        package var internet: Bool
+    }
+
+    private let state: Mutex<Snapshot>
+
+    /// Rules with nothing intercepted; `internet` decides what happens to unmatched traffic.
+    package init(internet: Bool) {
+        state = Mutex(Snapshot(internet: internet))
+    }
+
+    /// The rules as they are now.
+    package var snapshot: Snapshot {
+        state.withLock { $0 }
+    }
+
+    /// Routes plain HTTP requests to `target` through `worker` (replacing the handler of an
+    /// equal target in place). Throws, registering nothing, if `target` is not a valid target.
+    package func interceptOutboundHttp(_ target: String, _ worker: Worker) throws(RuleTargetError) {
+        let parsed = try RuleTarget(parsing: target)
+        state.withLock { $0.http.register(parsed, worker) }
+    }
+
+    /// Routes every plain HTTP request on port 80 through `worker`: `0.0.0.0/0` and `::/0`.
+    package func interceptAllOutboundHttp(_ worker: Worker) {
+        let everywhere = ["0.0.0.0/0", "::/0"].compactMap { try? RuleTarget(parsing: $0) }
+        state.withLock { snapshot in
+            for target in everywhere {
+                snapshot.http.register(target, worker)
+            }
+        }
+    }
+
+    /// Intercepts TLS to `target` and routes its requests through `worker`.
+    package func interceptOutboundHttps(_ target: String, _ worker: Worker) throws(RuleTargetError) {
+        let parsed = try RuleTarget(parsing: target)
+        state.withLock { $0.https.register(parsed, worker) }
+    }
+
+    /// Replaces every rule and the internet setting at once (a configuration reload).
+    package func replace(with snapshot: Snapshot) {
+        state.withLock { $0 = snapshot }
+    }
+
+    /// Turns outbound access for unmatched traffic on or off.
+    package func setInternet(_ enabled: Bool) {
+        state.withLock { $0.internet = enabled }
+    }
+}

@@ -1,0 +1,71 @@
+import EgressCertificates
+import Logging
+import NIOCore
+import Workers
+
+/// What every connection of one proxy shares: the rules, the upstream client, the pass-through
+/// guard, the certificate cache and the limits.
+package struct ProxyServices: Sendable {
+    package var rules: InterceptionRules
+    package var upstream: UpstreamClient
+    package var destinationGuard: DestinationGuard
+    /// Leaves for intercepted TLS; nil when HTTPS interception is not set up.
+    package var certificates: LeafCertificateCache?
+    /// The environment handlers see as `context.env`.
+    package var env: [String: String]
+    package var limits: ProxyLimits
+    /// The decision log: one line per connection and per request.
+    package var logger: Logger
+
+    package init(
+        rules: InterceptionRules, upstream: UpstreamClient, destinationGuard: DestinationGuard = DestinationGuard(),
+        certificates: LeafCertificateCache? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
+        logger: Logger = Logger(label: "egress")
+    ) {
+        self.rules = rules
+        self.upstream = upstream
+        self.destinationGuard = destinationGuard
+        self.certificates = certificates
+        self.env = env
+        self.limits = limits
+        self.logger = logger
+    }
+}
+
+/// Sizes and times that bound what a client can make the proxy do.
+package struct ProxyLimits: Sendable {
+    /// How many bytes the sniffer reads at most before deciding.
+    package var sniffBytes = 16 * 1024 + 512
+    /// How long the sniffer waits for a client's first bytes before treating it as opaque TCP.
+    package var sniffTimeout: TimeAmount = .milliseconds(500)
+    /// How long a connection may stay idle between requests.
+    package var idleTimeout: TimeAmount = .seconds(60)
+
+    package init() {}
+}
+
+/// One redirected connection, as the routing of its requests sees it.
+package struct ConnectionContext: Sendable {
+    /// The client's address and port.
+    package var source: String
+    /// Where the client was going before the redirect.
+    package var destination: Destination
+    /// `http`, or `https` inside intercepted TLS.
+    package var scheme: String
+    /// The TLS SNI, for intercepted TLS.
+    package var serverName: String?
+    /// Logger with the connection's metadata.
+    package var logger: Logger
+
+    package init(source: String, destination: Destination, scheme: String, serverName: String? = nil, logger: Logger) {
+        self.source = source
+        self.destination = destination
+        self.scheme = scheme
+        self.serverName = serverName
+        self.logger = logger
+    }
+
+    var intercepted: InterceptedConnection {
+        InterceptedConnection(source: source, originalDestination: destination.description, serverName: serverName)
+    }
+}

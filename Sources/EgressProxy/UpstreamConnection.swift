@@ -1,0 +1,109 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Workers
+
+/// One HTTP/1.1 connection to an upstream, serving one request at a time from a task of its own.
+///
+/// The task owns the channel (through `NIOAsyncChannel`): it writes each request, streams the
+/// request body out and the response body back (each chunk handed over only when the reader
+/// takes it), then offers the connection for reuse if both sides keep it alive.
+final class UpstreamConnection: Sendable {
+    private struct Job: Sendable {
+        let request: Request
+        let response: CheckedContinuation<Response, any Error>
+    }
+
+    typealias Channel = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    let target: UpstreamTarget
+    private let jobs: AsyncStream<Job>.Continuation
+    private let closed = Atomic<Bool>(false)
+    private let idle: @Sendable (UpstreamConnection) -> Void
+
+    /// Starts serving `channel`; `idle` is called each time the connection may be reused.
+    init(target: UpstreamTarget, channel: Channel, idle: @escaping @Sendable (UpstreamConnection) -> Void) {
+        self.target = target
+        self.idle = idle
+        let (stream, continuation) = AsyncStream<Job>.makeStream()
+        self.jobs = continuation
+        Task { [self] in
+            await serve(channel, jobs: stream)
+        }
+    }
+
+    /// Whether the connection has ended (its server closed it, or an exchange failed).
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Sends `request` and returns the response once its head has arrived; the body follows.
+    func send(_ request: Request) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            if case .terminated = jobs.yield(Job(request: request, response: continuation)) {
+                continuation.resume(throwing: UpstreamError("connection to \(target) is closed"))
+            }
+        }
+    }
+
+    private func serve(_ channel: Channel, jobs: AsyncStream<Job>) async {
+        defer {
+            closed.store(true, ordering: .releasing)
+            self.jobs.finish()
+        }
+        try? await channel.executeThenClose { inbound, outbound in
+            var parts = inbound.makeAsyncIterator()
+            for await job in jobs {
+                var answered = false
+                do {
+                    let reusable = try await exchange(job, parts: &parts, outbound: outbound, answered: &answered)
+                    guard reusable else { return }
+                    idle(self)
+                } catch {
+                    if !answered { job.response.resume(throwing: UpstreamError("\(target): \(error)")) }
+                    return
+                }
+            }
+        }
+    }
+
+    /// One request and response; true if the connection may carry another.
+    private func exchange(
+        _ job: Job,
+        parts: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
+        answered: inout Bool
+    ) async throws -> Bool {
+        let head = HTTPConversion.upstreamHead(job.request.head)
+        try await outbound.write(.head(head))
+        for try await chunk in job.request.body {
+            try await outbound.write(.body(.byteBuffer(chunk)))
+        }
+        try await outbound.write(.end(nil))
+
+        var responseHead: HTTPResponseHead
+        repeat {
+            guard case .head(let next) = try await parts.next() else {
+                throw UpstreamError("closed before sending a response")
+            }
+            responseHead = next
+        } while responseHead.status.code / 100 == 1 && responseHead.status.code != 101
+
+        let (body, writer) = Body.makeStream()
+        answered = true
+        job.response.resume(returning: Response(head: HTTPConversion.response(responseHead), body: body))
+        while let part = try await parts.next() {
+            switch part {
+            case .body(let chunk):
+                // A reader that went away (its client disconnected) ends the connection too.
+                do { try await writer.write(chunk) } catch { return false }
+            case .end:
+                writer.finish()
+                return responseHead.isKeepAlive
+            case .head:
+                throw UpstreamError("a second response head without a request")
+            }
+        }
+        writer.finish(throwing: UpstreamError("\(target) closed the connection in the middle of the body"))
+        return false
+    }
+}
