@@ -11,23 +11,6 @@ func withUTF8Bytes<Result>(of text: some StringProtocol, _ body: (UTF8Bytes) -> 
     return ContiguousArray(text.utf8).withUnsafeBufferPointer(body)
 }
 
-extension UInt8 {
-    /// The value of an ASCII decimal digit, or `nil`.
-    @inline(__always)
-    var decimalDigitValue: UInt8? {
-        let value = self &- UInt8(ascii: "0")
-        return value < 10 ? value : nil
-    }
-
-    /// The value of an ASCII hexadecimal digit of either case, or `nil`.
-    @inline(__always)
-    var hexDigitValue: UInt8? {
-        if let value = decimalDigitValue { return value }
-        let letter = (self | 0x20) &- UInt8(ascii: "a")
-        return letter < 6 ? letter + 10 : nil
-    }
-}
-
 /// Why a text is not a dotted-quad IPv4 address; the rule target parser turns it into a message.
 enum IPv4SyntaxFailure: Error, Equatable {
     /// A byte other than a decimal digit or a dot.
