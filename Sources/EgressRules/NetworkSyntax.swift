@@ -44,7 +44,7 @@ enum NetworkSyntax {
             let network = IPNetwork(ipv4: value, prefixLength: prefixLength)
             return .success((network, network.address != .v4(value)))
         case .failure(let failure):
-            return .failure(.invalidIPv4(String(decoding: bytes, as: UTF8.self), problem: problem(failure)))
+            return .failure(.invalidIPv4(String(decoding: bytes, as: UTF8.self), problem: failure.description))
         }
     }
 
@@ -68,22 +68,6 @@ enum NetworkSyntax {
             return .failure(.prefixLengthOutOfRange(String(text), maximum: maximum))
         }
         return .success(length)
-    }
-
-    /// Says what is wrong with a dotted quad.
-    static func problem(_ failure: IPv4SyntaxFailure) -> String {
-        switch failure {
-        case .invalidCharacter:
-            "only digits and dots are allowed"
-        case .partCount(let count):
-            "it has \(count) part\(count == 1 ? "" : "s"), not 4"
-        case .emptyPart:
-            "a part is empty"
-        case .leadingZero(let part):
-            "the leading zero of \"\(part)\" is ambiguous (octal or decimal?)"
-        case .octetOutOfRange(let part):
-            "\(part) is out of range 0-255"
-        }
     }
 
     /// A CIDR that covers what a wildcard address seems to mean: `10.*.0.1` suggests

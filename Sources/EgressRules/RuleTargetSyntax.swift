@@ -84,7 +84,7 @@ enum RuleTargetSyntax {
                 case .success(let value):
                     .success(.network(IPNetwork(ipv4: value, prefixLength: 32)))
                 case .failure(let failure):
-                    .failure(.numericHostname(String(text), problem: NetworkSyntax.problem(failure)))
+                    .failure(.numericHostname(String(text), problem: failure.description))
                 }
             }
         }
