@@ -1,11 +1,15 @@
 /// The index of hostname rules (exact names and globs) of a ``RuleTable``.
 ///
-/// - Exact names are keyed by the hash of the whole name and the port.
+/// - Exact names are keyed by a hash of the whole name (read backwards, so that the same pass
+///   that hashes the query's suffixes yields it) and the port.
 /// - A glob with a literal suffix after its last `*` or a literal prefix before its first `*` is
-///   keyed by one of them (and the port): the side whose chain is shorter at registration,
-///   the longer literal on a tie. A lookup probes only the suffix and prefix lengths that occur,
-///   hashing the query's suffixes and prefixes incrementally in one pass each.
-/// - Globs with neither (`*`, `*foo*`) are keyed by port alone.
+///   keyed by one of them (and the port): the side whose chain is shorter at registration, the
+///   longer literal on a tie. A lookup hashes the query's suffixes and its prefixes incrementally,
+///   one pass each, and probes only where a literal of that length with that boundary byte occurs
+///   (see ``GlobLiteralIndex``).
+/// - Globs with neither (`*`, `*foo*`) are keyed by port alone; a lookup walks that chain in
+///   order. This is the one part whose cost grows with the number of such rules at a port, and
+///   only `*` itself is expected to be common (there is at most one per port).
 ///
 /// Every candidate is verified with a real comparison or glob match, and chains are in
 /// registration order, so a lookup stops at the first candidate that cannot beat the best so far.

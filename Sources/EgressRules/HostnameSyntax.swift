@@ -7,59 +7,49 @@
 enum HostnameSyntax {
     typealias Reason = RuleTargetError.Reason
 
+    private static let dot = UInt8(ascii: ".")
+    private static let star = UInt8(ascii: "*")
+
     /// The canonical form of a hostname (`isGlob == false`) or glob.
     static func canonical(_ text: Substring, isGlob: Bool) -> Result<String, Reason> {
-        if let invalid = text.first(where: { !isAllowed($0, isGlob: isGlob) }) {
-            return .failure(.invalidHostnameCharacter(invalid))
+        if let invalid = text.utf8.firstIndex(where: { !isAllowed($0, isGlob: isGlob) }) {
+            return .failure(.invalidHostnameCharacter(text[invalid...].first ?? "\u{FFFD}"))
         }
-        var name = text.lowercased()
-        if name.hasSuffix(".") { name.removeLast() }
-        if isGlob {
-            name = collapsingStars(name)
+        var name: [UInt8] = []
+        name.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 where !(byte == star && name.last == star) {
+            name.append(HostnameBytes.fold(byte))
         }
-        guard name.utf8.count <= 253 else { return .failure(.nameTooLong(name.utf8.count)) }
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        for label in labels {
+        if name.last == dot { name.removeLast() }
+        guard name.count <= 253 else { return .failure(.nameTooLong(name.count)) }
+        var labelStart = 0
+        for index in 0...name.count where index == name.count || name[index] == dot {
+            let label = name[labelStart..<index]
             if label.isEmpty { return .failure(.emptyLabel) }
-            if label.utf8.count > 63 { return .failure(.labelTooLong(String(label))) }
+            if label.count > 63 { return .failure(.labelTooLong(String(decoding: label, as: UTF8.self))) }
+            if index == name.count && label.allSatisfy(\.isASCIIDigit) {
+                return .failure(.numericLastLabel(String(decoding: label, as: UTF8.self)))
+            }
+            labelStart = index + 1
         }
-        if let last = labels.last, last.allSatisfy(\.isASCIIDigit) {
-            return .failure(.numericLastLabel(String(last)))
-        }
-        return .success(name)
+        return .success(String(decoding: name, as: UTF8.self))
     }
 
     /// Whether `text` (no brackets, colons or slashes) is made only of digits, dots and `*`, with
     /// at least one dot and one `*`: an IP address with a wildcard, which is refused.
     static func isWildcardAddress(_ text: Substring) -> Bool {
-        text.contains(".") && text.contains("*")
-            && text.allSatisfy { $0.isASCIIDigit || $0 == "." || $0 == "*" }
+        text.contains(ascii: ".") && text.contains(ascii: "*")
+            && text.allBytes { $0.isASCIIDigit || $0 == dot || $0 == star }
     }
 
     /// Whether `text` is made only of digits and dots, at least one digit, so that it can only be
     /// an IPv4 address.
     static func isNumeric(_ text: Substring) -> Bool {
-        text.contains(where: \.isASCIIDigit) && text.allSatisfy { $0.isASCIIDigit || $0 == "." }
+        text.utf8.contains(where: \.isASCIIDigit) && text.allBytes { $0.isASCIIDigit || $0 == dot }
     }
 
-    private static func isAllowed(_ character: Character, isGlob: Bool) -> Bool {
-        guard character.isASCII else { return false }
-        return character.isLetter || character.isASCIIDigit || character == "-" || character == "_"
-            || character == "." || (isGlob && character == "*")
-    }
-
-    private static func collapsingStars(_ glob: String) -> String {
-        var result = ""
-        for character in glob where !(character == "*" && result.hasSuffix("*")) {
-            result.append(character)
-        }
-        return result
-    }
-}
-
-extension Character {
-    /// Whether this is one of the ASCII digits 0 to 9.
-    var isASCIIDigit: Bool {
-        isASCII && isNumber
+    private static func isAllowed(_ byte: UInt8, isGlob: Bool) -> Bool {
+        byte.isASCIILetter || byte.isASCIIDigit || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            || byte == dot || (isGlob && byte == star)
     }
 }

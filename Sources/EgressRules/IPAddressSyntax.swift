@@ -11,25 +11,8 @@ func withUTF8Bytes<Result>(of text: some StringProtocol, _ body: (UTF8Bytes) -> 
     return ContiguousArray(text.utf8).withUnsafeBufferPointer(body)
 }
 
-extension UInt8 {
-    /// The value of an ASCII decimal digit, or `nil`.
-    @inline(__always)
-    var decimalDigitValue: UInt8? {
-        let value = self &- UInt8(ascii: "0")
-        return value < 10 ? value : nil
-    }
-
-    /// The value of an ASCII hexadecimal digit of either case, or `nil`.
-    @inline(__always)
-    var hexDigitValue: UInt8? {
-        if let value = decimalDigitValue { return value }
-        let letter = (self | 0x20) &- UInt8(ascii: "a")
-        return letter < 6 ? letter + 10 : nil
-    }
-}
-
-/// Why a text is not a dotted-quad IPv4 address; the rule target parser turns it into a message.
-enum IPv4SyntaxFailure: Error, Equatable {
+/// Why a text is not a dotted-quad IPv4 address; its description is part of a refusal message.
+enum IPv4SyntaxFailure: Error, Equatable, CustomStringConvertible {
     /// A byte other than a decimal digit or a dot.
     case invalidCharacter
     /// Not exactly four parts; the count found.
@@ -40,6 +23,22 @@ enum IPv4SyntaxFailure: Error, Equatable {
     case leadingZero(String)
     /// A part above 255.
     case octetOutOfRange(String)
+
+    /// What is wrong, for a message.
+    var description: String {
+        switch self {
+        case .invalidCharacter:
+            "only digits and dots are allowed"
+        case .partCount(let count):
+            "it has \(count) part\(count == 1 ? "" : "s"), not 4"
+        case .emptyPart:
+            "a part is empty"
+        case .leadingZero(let part):
+            "the leading zero of \"\(part)\" is ambiguous (octal or decimal?)"
+        case .octetOutOfRange(let part):
+            "\(part) is out of range 0-255"
+        }
+    }
 }
 
 /// Strict parsers for the text forms of IP addresses, on UTF-8 bytes.

@@ -5,13 +5,13 @@ enum NetworkSyntax {
 
     /// Parses a network or a single address. Host bits past the prefix are refused, not masked.
     static func parse(_ text: Substring) -> Result<IPNetwork, Reason> {
-        let slash = text.firstIndex(of: "/")
+        let slash = text.firstIndex(ofASCII: "/")
         let addressText = text[..<(slash ?? text.endIndex)]
-        if addressText.contains("*") {
+        if addressText.contains(ascii: "*") {
             return .failure(.wildcardInAddress(suggestion: wildcardSuggestion(for: addressText)))
         }
-        let isIPv6 = addressText.contains(":")
-        if isIPv6 && addressText.contains("%") {
+        let isIPv6 = addressText.contains(ascii: ":")
+        if isIPv6 && addressText.contains(ascii: "%") {
             return .failure(.zoneID)
         }
         let maximum = isIPv6 ? 128 : 32
@@ -44,7 +44,7 @@ enum NetworkSyntax {
             let network = IPNetwork(ipv4: value, prefixLength: prefixLength)
             return .success((network, network.address != .v4(value)))
         case .failure(let failure):
-            return .failure(.invalidIPv4(String(decoding: bytes, as: UTF8.self), problem: problem(failure)))
+            return .failure(.invalidIPv4(String(decoding: bytes, as: UTF8.self), problem: failure.description))
         }
     }
 
@@ -61,35 +61,19 @@ enum NetworkSyntax {
     /// Parses the decimal prefix length after a `/`.
     private static func parsePrefixLength(_ text: Substring, maximum: Int) -> Result<Int, Reason> {
         guard !text.isEmpty else { return .failure(.missingPrefixLength) }
-        guard text.utf8.allSatisfy({ $0.decimalDigitValue != nil }) else {
+        guard text.allBytes(\.isASCIIDigit) else {
             return .failure(.prefixLengthNotNumeric(String(text)))
         }
-        guard text.count <= 3, let length = Int(text), length <= maximum else {
+        guard text.utf8.count <= 3, let length = Int(text), length <= maximum else {
             return .failure(.prefixLengthOutOfRange(String(text), maximum: maximum))
         }
         return .success(length)
     }
 
-    /// Says what is wrong with a dotted quad.
-    static func problem(_ failure: IPv4SyntaxFailure) -> String {
-        switch failure {
-        case .invalidCharacter:
-            "only digits and dots are allowed"
-        case .partCount(let count):
-            "it has \(count) part\(count == 1 ? "" : "s"), not 4"
-        case .emptyPart:
-            "a part is empty"
-        case .leadingZero(let part):
-            "the leading zero of \"\(part)\" is ambiguous (octal or decimal?)"
-        case .octetOutOfRange(let part):
-            "\(part) is out of range 0-255"
-        }
-    }
-
     /// A CIDR that covers what a wildcard address seems to mean: `10.*.0.1` suggests
     /// `10.0.0.0/8` (the whole octets before the first `*`); anything else gets an example.
     static func wildcardSuggestion(for text: Substring) -> String {
-        guard !text.contains(":") else { return "2001:db8::/32" }
+        guard !text.contains(ascii: ":") else { return "2001:db8::/32" }
         var octets: [UInt8] = []
         for part in text.split(separator: ".", omittingEmptySubsequences: false) {
             guard let octet = UInt8(part), octets.count < 4, String(octet) == part else { break }

@@ -1,5 +1,10 @@
-/// An ordered set of rules with first-registered-wins matching, indexed so that a lookup costs
-/// about the same with ten rules as with a hundred thousand.
+/// An ordered set of rules with first-registered-wins matching, indexed so that a lookup does not
+/// scan the rules.
+///
+/// A lookup's work depends on the query and on how many distinct prefix lengths and glob literal
+/// lengths occur, not on the number of rules; large tables cost more only through cache misses.
+/// The exception is globs with no literal prefix or suffix other than `*` itself (`*foo*`): those
+/// at the query's port are tried in order. A lookup does not allocate.
 ///
 /// A rule is a ``RuleTarget`` and a value (for the proxy: a handler). A target without a port
 /// stands for ``defaultPort`` (80 for HTTP rules, 443 for HTTPS rules), so `example.com` and

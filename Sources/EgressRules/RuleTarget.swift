@@ -15,6 +15,10 @@
 /// | `[::1]:8080`, `[fe80::/10]:8080` | `.network(...)` | 8080 |
 /// | `::ffff:10.0.0.0/104` | `.network(10.0.0.0/8)` | nil |
 ///
+/// A bare IPv6 address never has a port: `2001:db8::1:8080` is the address `2001:db8::1:8080`;
+/// write `[2001:db8::1]:8080` for a port. Internationalised names are written in their `xn--`
+/// form. A CIDR with host bits set (`10.0.0.1/8`) is refused rather than masked.
+///
 /// A nil ``port`` means the default port of the table the rule is registered in (80 for HTTP
 /// rules, 443 for HTTPS rules). Two targets are equal when host and port are; a ``RuleTable``
 /// also treats a nil port and its default port as the same rule.

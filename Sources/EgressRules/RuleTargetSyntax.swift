@@ -5,19 +5,19 @@ enum RuleTargetSyntax {
     /// Parses the whole target text.
     static func parse(_ text: String) -> Result<(RuleTarget.Host, UInt16?), Reason> {
         guard !text.isEmpty else { return .failure(.empty) }
-        if text.contains(where: \.isWhitespace) { return .failure(.whitespace) }
+        if text.containsWhitespace { return .failure(.whitespace) }
         let whole = text[...]
         if whole.first == "[" {
             return parseBracketed(whole.dropFirst())
         }
-        if whole.contains("[") || whole.contains("]") {
+        if whole.contains(ascii: "[") || whole.contains(ascii: "]") {
             return .failure(.misplacedBracket)
         }
-        let colons = whole.count(where: { $0 == ":" })
+        let colons = whole.utf8.count(where: { $0 == UInt8(ascii: ":") })
         if colons >= 2 {
             return parseBareIPv6(whole).map { (.network($0), nil) }
         }
-        guard colons == 1, let colon = whole.firstIndex(of: ":") else {
+        guard colons == 1, let colon = whole.firstIndex(ofASCII: ":") else {
             return parseHost(whole).map { ($0, nil) }
         }
         let hostText = whole[..<colon]
@@ -29,13 +29,13 @@ enum RuleTargetSyntax {
 
     /// Parses what follows a leading `[`: an IPv6 address or network, `]`, and an optional port.
     private static func parseBracketed(_ text: Substring) -> Result<(RuleTarget.Host, UInt16?), Reason> {
-        guard let close = text.firstIndex(of: "]") else { return .failure(.unbalancedBracket) }
+        guard let close = text.firstIndex(ofASCII: "]") else { return .failure(.unbalancedBracket) }
         let inner = text[..<close]
         let rest = text[text.index(after: close)...]
-        if inner.contains("[") || rest.contains("[") || rest.contains("]") {
+        if inner.contains(ascii: "[") || rest.contains(ascii: "[") || rest.contains(ascii: "]") {
             return .failure(.misplacedBracket)
         }
-        guard inner.contains(":") else { return .failure(.bracketsNeedIPv6(String(inner))) }
+        guard inner.contains(ascii: ":") else { return .failure(.bracketsNeedIPv6(String(inner))) }
         var port: UInt16?
         if !rest.isEmpty {
             guard rest.first == ":" else { return .failure(.textAfterBracket(String(rest))) }
@@ -52,7 +52,7 @@ enum RuleTargetSyntax {
     /// to use brackets.
     private static func parseBareIPv6(_ text: Substring) -> Result<IPNetwork, Reason> {
         let parsed = NetworkSyntax.parse(text)
-        guard case .failure = parsed, let colon = text.lastIndex(of: ":") else { return parsed }
+        guard case .failure = parsed, let colon = text.lastIndex(ofASCII: ":") else { return parsed }
         let address = text[..<colon]
         guard address.last != ":" else { return parsed }
         let port = text[text.index(after: colon)...]
@@ -65,9 +65,9 @@ enum RuleTargetSyntax {
     /// Parses a host without brackets, colons or port: a network, a glob, an IPv4 address or a
     /// hostname.
     private static func parseHost(_ text: Substring) -> Result<RuleTarget.Host, Reason> {
-        if let slash = text.firstIndex(of: "/") {
+        if let slash = text.firstIndex(ofASCII: "/") {
             let address = text[..<slash]
-            guard HostnameSyntax.isNumeric(address.filter { $0 != "*" }[...]) else {
+            guard HostnameSyntax.isWildcardAddress(address) || HostnameSyntax.isNumeric(address) else {
                 return .failure(.prefixLengthOnHostname(String(address)))
             }
             return NetworkSyntax.parse(text).map(RuleTarget.Host.network)
@@ -75,7 +75,7 @@ enum RuleTargetSyntax {
         if HostnameSyntax.isWildcardAddress(text) {
             return .failure(.wildcardInAddress(suggestion: NetworkSyntax.wildcardSuggestion(for: text)))
         }
-        if text.contains("*") {
+        if text.contains(ascii: "*") {
             return HostnameSyntax.canonical(text, isGlob: true).map(RuleTarget.Host.glob)
         }
         if HostnameSyntax.isNumeric(text) {
@@ -84,7 +84,7 @@ enum RuleTargetSyntax {
                 case .success(let value):
                     .success(.network(IPNetwork(ipv4: value, prefixLength: 32)))
                 case .failure(let failure):
-                    .failure(.numericHostname(String(text), problem: NetworkSyntax.problem(failure)))
+                    .failure(.numericHostname(String(text), problem: failure.description))
                 }
             }
         }
@@ -94,8 +94,8 @@ enum RuleTargetSyntax {
     /// Parses a decimal port, 1 to 65535.
     private static func parsePort(_ text: Substring) -> Result<UInt16, Reason> {
         guard !text.isEmpty else { return .failure(.missingPort) }
-        guard text.allSatisfy(\.isASCIIDigit) else { return .failure(.portNotNumeric(String(text))) }
-        guard text.count <= 5, let port = UInt16(text), port != 0 else {
+        guard text.allBytes(\.isASCIIDigit) else { return .failure(.portNotNumeric(String(text))) }
+        guard text.utf8.count <= 5, let port = UInt16(text), port != 0 else {
             return .failure(.portOutOfRange(String(text)))
         }
         return .success(port)

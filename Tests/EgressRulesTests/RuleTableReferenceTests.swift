@@ -4,8 +4,11 @@ import Testing
 /// Property tests: seeded random rule sets and queries, the indexed ``RuleTable`` against the
 /// linear ``ReferenceRuleTable``. A failure names its seed; rerun with that seed to reproduce.
 @Suite struct RuleTableReferenceTests {
-    @Test(arguments: [(1 as UInt64, 5), (2, 40), (3, 300), (4, 1500), (5, 20), (6, 800)])
-    func agreesWithLinearReference(seed: UInt64, ruleCount: Int) throws {
+    @Test(arguments: [
+        (1 as UInt64, 5, 1500), (2, 40, 1500), (3, 300, 1500), (4, 1500, 1500), (5, 20, 1500), (6, 800, 1500),
+        (7, 6000, 400),
+    ])
+    func agreesWithLinearReference(seed: UInt64, ruleCount: Int, queryCount: Int) throws {
         var random = RandomRules(seed: seed)
         let defaultPort: UInt16 = seed % 2 == 0 ? 80 : 443
         var table = RuleTable<Int>(defaultPort: defaultPort)
@@ -19,7 +22,7 @@ import Testing
         #expect(table.rules.map(\.target) == reference.rules.map(\.target))
         #expect(table.rules.map(\.value) == reference.rules.map(\.value))
         var matched = 0
-        for _ in 0..<1500 {
+        for _ in 0..<queryCount {
             let query = random.query()
             let found = table.match(hostname: query.hostname, address: query.address, port: query.port)
             let expected = reference.match(hostname: query.hostname, address: query.address, port: query.port)
@@ -30,7 +33,7 @@ import Testing
                 matched += 1
             }
         }
-        #expect(matched > 100, "the pools should make many queries match (seed \(seed))")
+        #expect(matched > queryCount / 10, "the pools should make many queries match (seed \(seed))")
     }
 
     @Test func canonicalDescriptionsParseBackToEqualTargets() throws {

@@ -6,9 +6,54 @@ import Testing
     private func expectRefusal(
         _ text: String, _ reason: RuleTargetError.Reason, sourceLocation: SourceLocation = #_sourceLocation
     ) {
-        #expect(throws: RuleTargetError(target: text, reason: reason), sourceLocation: sourceLocation) {
+        let error = #expect(throws: RuleTargetError.self, sourceLocation: sourceLocation) {
             try RuleTarget(parsing: text)
         }
+        #expect(error?.reason == reason, sourceLocation: sourceLocation)
+        #expect(error?.target == text, sourceLocation: sourceLocation)
+        #expect(
+            error?.description == "invalid rule target \"\(text)\": \(reason)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [
+        (RuleTargetError.Reason.empty, "the target is empty"),
+        (.whitespace, "whitespace is not allowed"),
+        (.missingHost, "the host is missing before ':'"),
+        (.missingPort, "the port is missing after ':'"),
+        (.portNotNumeric("http"), #"port "http" is not a number"#),
+        (.portOutOfRange("0"), "port 0 is out of range 1-65535"),
+        (.unbalancedBracket, "'[' has no matching ']'"),
+        (.misplacedBracket, "brackets may only enclose an IPv6 address or network at the start, as in [::1]:8080"),
+        (.textAfterBracket("80"), #"unexpected "80" after ']'; only a :port may follow"#),
+        (.bracketsNeedIPv6("1.2.3.4"), #"brackets are only for IPv6 addresses and networks, and "1.2.3.4" is not one"#),
+        (
+            .ipv6PortNeedsBrackets(suggestion: "[::1]:80"),
+            "an IPv6 address with a port needs brackets, as in [::1]:80 (a bare IPv6 address has no port)"
+        ),
+        (.invalidIPv6("1:::2"), #""1:::2" is not a valid IPv6 address"#),
+        (.invalidIPv4("10.0.0", problem: "it has 3 parts, not 4"), #""10.0.0" is not a valid IPv4 address: it has 3 parts, not 4"#),
+        (
+            .numericHostname("1.2.3", problem: "it has 3 parts, not 4"),
+            #""1.2.3" is not a valid IPv4 address (it has 3 parts, not 4), nor a hostname, whose last label cannot be all digits"#
+        ),
+        (.zoneID, "IPv6 zone ids such as %eth0 are not supported"),
+        (.wildcardInAddress(suggestion: "10.0.0.0/8"), "wildcards are for hostnames; use a CIDR such as 10.0.0.0/8"),
+        (.missingPrefixLength, "the prefix length is missing after '/'"),
+        (.prefixLengthNotNumeric("x"), #"prefix length "x" is not a number"#),
+        (.prefixLengthOutOfRange("33", maximum: 32), "prefix length 33 is out of range 0-32"),
+        (.prefixLengthOnHostname("example.com"), #"a prefix length needs an IP address, and "example.com" is not one"#),
+        (.hostBitsSet("10.0.0.1/8", suggestion: "10.0.0.0/8"), "10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?"),
+        (
+            .invalidHostnameCharacter("ü"),
+            #"invalid character "ü" in hostname; hostnames allow letters, digits, '-', '_', '.', and '*' in globs (write internationalised names in their xn-- form)"#
+        ),
+        (.emptyLabel, "empty label in hostname (a leading dot or two dots in a row)"),
+        (.labelTooLong("aaa"), #"label "aaa" is longer than 63 characters"#),
+        (.nameTooLong(254), "hostname is 254 characters long; the limit is 253"),
+        (.numericLastLabel("123"), #"the last label "123" is all digits, which a hostname cannot end in"#),
+    ])
+    func reasonMessages(reason: RuleTargetError.Reason, message: String) {
+        #expect(reason.description == message)
     }
 
     @Test func messageNamesTargetAndReason() {
@@ -34,6 +79,8 @@ import Testing
         expectRefusal("example.com\n", .whitespace)
         expectRefusal("example.com:\t80", .whitespace)
         expectRefusal("10.0.0.0/8 ", .whitespace)
+        expectRefusal("exa\u{2003}mple.com", .whitespace)
+        expectRefusal("example.com\u{00A0}", .whitespace)
     }
 
     @Test func wildcardsInAddresses() {
