@@ -87,7 +87,9 @@ let package = Package(
             name: "EgressProxyTests",
             dependencies: [
                 "EgressProxy",
+                "EgressTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

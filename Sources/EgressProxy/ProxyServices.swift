@@ -14,14 +14,17 @@ package struct ProxyServices: Sendable {
     /// The environment handlers see as `context.env`.
     package var env: [String: String]
     package var limits: ProxyLimits
+    /// `SO_MARK` for upstream sockets, so iptables can exempt the proxy's own traffic.
+    package var upstreamMark: UInt32?
     /// The decision log: one line per connection and per request.
     package var logger: Logger
 
     package init(
         rules: InterceptionRules, upstream: UpstreamClient, destinationGuard: DestinationGuard = DestinationGuard(),
         certificates: LeafCertificateCache? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
-        logger: Logger = Logger(label: "egress")
+        upstreamMark: UInt32? = nil, logger: Logger = Logger(label: "egress")
     ) {
+        self.upstreamMark = upstreamMark
         self.rules = rules
         self.upstream = upstream
         self.destinationGuard = destinationGuard

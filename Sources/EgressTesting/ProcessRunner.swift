@@ -53,6 +53,25 @@ public enum ProcessRunner {
         )
     }
 
+    /// ``run(_:_:input:environment:timeout:)`` for async code: the wait happens on a thread of
+    /// its own, so tests that drive an in-process server do not starve Swift's cooperative
+    /// thread pool (two cores give it two threads).
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String]? = nil,
+        timeout: TimeInterval = 30
+    ) async throws -> ProcessResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    try run(executable, arguments, input: input, environment: environment, timeout: timeout) as ProcessResult
+                })
+            }
+        }
+    }
+
     /// The absolute path of `executable`, searching `PATH` for a bare name.
     public static func resolve(_ executable: String) throws -> URL {
         if executable.contains("/") { return URL(fileURLWithPath: executable) }

@@ -1,0 +1,106 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Takes a sniffed connection to its next stage: the HTTP exchange loop (plain HTTP, always:
+/// its requests are routed one by one), TLS interception (when an HTTPS rule matches), a
+/// pass-through relay to the original destination, or a close. Logs one line per connection.
+struct ConnectionHandoff {
+    let services: ProxyServices
+    let connection: ConnectionContext
+
+    func hand(_ found: SniffedProtocol, _ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer) {
+        switch found {
+        case .http:
+            serveHTTP(context, sniffer, connection: connection)
+        case .tls(let hello):
+            let snapshot = services.rules.snapshot
+            let destination = connection.destination
+            let match = snapshot.https.match(hostname: hello.serverName, address: destination.address, port: destination.port)
+            if let match {
+                intercept(hello, rule: match.target.description, context, sniffer)
+            } else {
+                passThrough(context, sniffer, kind: "tls", serverName: hello.serverName)
+            }
+        case .malformedTLS(let reason):
+            refuse(context, kind: "tls", reason: "malformed TLS ClientHello: \(reason)")
+        case .opaque, .needMoreBytes:
+            passThrough(context, sniffer, kind: "tcp", serverName: nil)
+        }
+    }
+
+    private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
+        let channel = context.channel
+        do {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            let exchanges = try HTTPExchangeLoop.Channel(wrappingChannelSynchronously: channel)
+            sniffer.release(context)
+            let services = self.services
+            Task { await HTTPExchangeLoop.run(exchanges, connection: connection, services: services) }
+        } catch {
+            refuse(context, kind: connection.scheme, reason: "cannot set up HTTP: \(error)")
+        }
+    }
+
+    private func intercept(_ hello: ClientHello, rule: String, _ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer) {
+        refuse(context, kind: "tls", reason: "TLS interception is not available in this build")
+    }
+
+    private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {
+        let destination = connection.destination
+        guard services.rules.snapshot.internet else {
+            return refuse(context, kind: kind, reason: "no rule intercepts it and this container has no internet access")
+        }
+        if let refusal = services.destinationGuard.refusal(for: destination) {
+            return refuse(context, kind: kind, reason: "\(destination) is a \(refusal), which the proxy does not dial for a container")
+        }
+        let client = context.channel
+        let logger = connection.logger
+        let started = ContinuousClock.now
+        let loopBound = NIOLoopBound((context, sniffer), eventLoop: context.eventLoop)
+        var bootstrap = ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(.seconds(10))
+            .channelOption(.allowRemoteHalfClosure, value: true)
+        if let mark = services.upstreamMark {
+            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
+        }
+        bootstrap.connect(host: destination.address.description, port: Int(destination.port)).whenComplete { result in
+            let (context, sniffer) = loopBound.value
+            switch result {
+            case .failure(let error):
+                logger.info("connection", metadata: [
+                    "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through",
+                    "error": .string("\(error)"),
+                ])
+                client.close(promise: nil)
+            case .success(let upstream):
+                let (clientSide, upstreamSide) = RelayHandler.pair()
+                do {
+                    try client.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+                    try client.pipeline.syncOperations.addHandler(clientSide)
+                    try upstream.pipeline.syncOperations.addHandler(upstreamSide)
+                } catch {
+                    client.close(promise: nil)
+                    upstream.close(promise: nil)
+                    return
+                }
+                sniffer.release(context)
+                let relay = NIOLoopBound((clientSide, upstreamSide), eventLoop: client.eventLoop)
+                client.closeFuture.and(upstream.closeFuture).whenComplete { _ in
+                    let (clientSide, upstreamSide) = relay.value
+                    logger.info("connection", metadata: [
+                        "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through",
+                        "bytes_up": .stringConvertible(clientSide.bytesRead), "bytes_down": .stringConvertible(upstreamSide.bytesRead),
+                        "duration": .string("\(ContinuousClock.now - started)"),
+                    ])
+                }
+            }
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, kind: String, reason: String) {
+        connection.logger.info("connection", metadata: ["protocol": .string(kind), "action": "close", "reason": .string(reason)])
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,90 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves redirected connections: for each accepted connection it finds the original
+/// destination, sniffs the protocol and hands the connection on (see ``ConnectionHandoff``).
+package final class ProxyServer: Sendable {
+    package let services: ProxyServices
+    private let group: any EventLoopGroup
+    private let listeners = Mutex<[any Channel]>([])
+    private let nextConnectionID = Atomic<UInt64>(1)
+
+    package init(services: ProxyServices, group: any EventLoopGroup) {
+        self.services = services
+        self.group = group
+    }
+
+    /// Listens on `address` (port 0 picks a free port) and returns the address bound.
+    @discardableResult
+    package func listen(on address: SocketAddress, mode: CaptureMode) async throws -> SocketAddress {
+        var bootstrap = serverBootstrap(mode: mode)
+        if mode == .tproxy {
+            let transparent = address.protocol == .inet6
+                ? ChannelOptions.Types.SocketOption(level: .init(rawValue: CInt(SOL_IPV6)), name: .init(rawValue: 75))  // IPV6_TRANSPARENT
+                : ChannelOptions.Types.SocketOption(level: .init(rawValue: CInt(SOL_IP)), name: .init(rawValue: 19))  // IP_TRANSPARENT
+            bootstrap = bootstrap.serverChannelOption(transparent, value: 1)
+        }
+        let channel = try await bootstrap.bind(to: address).get()
+        return try track(channel)
+    }
+
+    /// Serves a listening socket made elsewhere (for example inside a container's network
+    /// namespace); the server takes ownership of it.
+    @discardableResult
+    package func listen(boundSocket: NIOBSDSocket.Handle, mode: CaptureMode) async throws -> SocketAddress {
+        let channel = try await serverBootstrap(mode: mode).withBoundSocket(boundSocket).get()
+        return try track(channel)
+    }
+
+    /// Stops accepting; open connections finish on their own.
+    package func closeListeners() async {
+        let channels = listeners.withLock { listeners in
+            defer { listeners.removeAll() }
+            return listeners
+        }
+        for channel in channels {
+            try? await channel.close()
+        }
+    }
+
+    private func track(_ channel: any Channel) throws -> SocketAddress {
+        listeners.withLock { $0.append(channel) }
+        guard let address = channel.localAddress else { throw UpstreamError("the listener has no address") }
+        return address
+    }
+
+    private func serverBootstrap(mode: CaptureMode) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                accept(channel, mode: mode)
+            }
+    }
+
+    private func accept(_ channel: any Channel, mode: CaptureMode) -> EventLoopFuture<Void> {
+        let services = self.services
+        let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        return OriginalDestination.lookup(channel, mode: mode).flatMapThrowing { destination in
+            let source = channel.remoteAddress.flatMap { try? OriginalDestination.destination(of: $0).description } ?? "?"
+            var logger = services.logger
+            logger[metadataKey: "conn"] = .stringConvertible(id)
+            logger[metadataKey: "src"] = .string(source)
+            logger[metadataKey: "dst"] = .string(destination.description)
+            let handoff = ConnectionHandoff(
+                services: services,
+                connection: ConnectionContext(source: source, destination: destination, scheme: "http", logger: logger)
+            )
+            try channel.pipeline.syncOperations.addHandler(ConnectionSniffer(limits: services.limits) { found, context, sniffer in
+                handoff.hand(found, context, sniffer)
+            })
+        }
+    }
+}
