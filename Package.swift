@@ -8,9 +8,11 @@ let package = Package(
         .executable(name: "egressd", targets: ["egressd"]),
         .library(name: "EgressRules", targets: ["EgressRules"]),
         .library(name: "EgressCertificates", targets: ["EgressCertificates"]),
+        .library(name: "EgressLinux", targets: ["EgressLinux"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries. `shim.h` wraps the OpenSSL macros that Swift cannot import.
@@ -30,6 +32,14 @@ let package = Package(
 
         // The certificate authority and leaf minting, on OpenSSL only.
         .target(name: "EgressCertificates", dependencies: ["COpenSSL"]),
+
+        // Linux system calls Swift cannot make comfortably: original destinations, socket options,
+        // sockets made inside other network namespaces.
+        .target(name: "CEgressLinux"),
+        .target(
+            name: "EgressLinux",
+            dependencies: ["CEgressLinux", .product(name: "NIOCore", package: "swift-nio")]
+        ),
 
         .executableTarget(
             name: "egressd",
