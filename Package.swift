@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "EgressCertificates", dependencies: ["COpenSSL"]),
 
         // Linux system calls Swift cannot make comfortably: original destinations, socket options,
-        // sockets made inside other network namespaces.
+        // sockets made inside other network namespaces, the splice(2) relay engine.
         .target(name: "CEgressLinux"),
         .target(
             name: "EgressLinux",

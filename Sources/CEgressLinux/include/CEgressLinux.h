@@ -3,7 +3,8 @@
 // - original destinations of redirected connections (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST) and
 //   local addresses of TPROXY'd ones;
 // - socket options for upstream and listening sockets (SO_MARK, IP_TRANSPARENT);
-// - sockets made inside another network namespace by a short-lived thread (setns).
+// - sockets made inside another network namespace by a short-lived thread (setns);
+// - the splice(2) relay engine for pass-through connections (egress_splice_relay.h).
 //
 // Every call that can fail returns an `egress_error`: the errno value and the name of the
 // system call that failed, so the Swift layer can say exactly what went wrong.
@@ -114,5 +115,7 @@ egress_error egress_listener_in_namespace(const char *namespace_path, const egre
 /// Makes an unconnected, non-blocking, close-on-exec TCP socket of `family` (AF_INET or
 /// AF_INET6) inside the network namespace at `namespace_path`, the same way.
 egress_error egress_socket_in_namespace(const char *namespace_path, int family, int *fd_out);
+
+#include "egress_splice_relay.h"
 
 #endif
