@@ -50,7 +50,8 @@ let package = Package(
             ]
         ),
 
-        // Test support: temporary directories, real programs run as a user would.
+        // Test support: temporary directories, real programs run as a user would, network
+        // namespace topologies.
         .target(name: "EgressTesting"),
 
         // Benchmarks: run in release mode (`scripts/bench`).
