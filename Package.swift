@@ -66,5 +66,14 @@ let package = Package(
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
+        .testTarget(
+            name: "EgressLinuxTests",
+            dependencies: [
+                "EgressLinux",
+                "EgressTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )
