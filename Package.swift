@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "EgressRules", targets: ["EgressRules"]),
         .library(name: "EgressCertificates", targets: ["EgressCertificates"]),
         .library(name: "Workers", targets: ["Workers"]),
+        .library(name: "EgressLinux", targets: ["EgressLinux"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,6 +61,14 @@ let package = Package(
             ]
         ),
 
+        // Linux system calls Swift cannot make comfortably: original destinations, socket options,
+        // sockets made inside other network namespaces, the splice(2) relay engine.
+        .target(name: "CEgressLinux"),
+        .target(
+            name: "EgressLinux",
+            dependencies: ["CEgressLinux", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+
         .executableTarget(
             name: "egressd",
             dependencies: [
@@ -69,7 +78,8 @@ let package = Package(
             ]
         ),
 
-        // Test support: temporary directories, real programs run as a user would.
+        // Test support: temporary directories, real programs run as a user would, network
+        // namespace topologies.
         .target(name: "EgressTesting"),
 
         // Benchmarks: run in release mode (`scripts/bench`).
@@ -96,5 +106,14 @@ let package = Package(
         ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
+        .testTarget(
+            name: "EgressLinuxTests",
+            dependencies: [
+                "EgressLinux",
+                "EgressTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

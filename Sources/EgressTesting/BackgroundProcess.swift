@@ -33,6 +33,11 @@ public final class BackgroundProcess: Sendable {
         stop()
     }
 
+    /// Whether the process is still running.
+    public var isRunning: Bool {
+        process.isRunning
+    }
+
     /// Everything the process printed so far.
     public var printed: String {
         output.text.withLock { $0 }

@@ -1,0 +1,72 @@
+import CEgressLinux
+import Glibc
+
+/// An IP address and a TCP port: where a connection was going, or where a socket is bound.
+public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// The address; an IPv4-mapped IPv6 address read from a socket is given as IPv4.
+    public let address: IPAddress
+    /// The port.
+    public let port: UInt16
+
+    /// An endpoint of `address` and `port`.
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    /// The address as 4 or 16 bytes in network order.
+    public var addressBytes: [UInt8] {
+        address.bytes
+    }
+
+    /// "203.0.113.10:80" or "[2001:db8::10]:443".
+    public var description: String {
+        switch address {
+        case .v4: "\(address):\(port)"
+        case .v6: "[\(address)]:\(port)"
+        }
+    }
+
+    /// The socket's local address (`getsockname`).
+    public static func local(of socket: CInt) throws -> IPEndpoint {
+        var endpoint = egress_endpoint()
+        try LinuxError.check(egress_local_endpoint(socket, &endpoint))
+        return IPEndpoint(endpoint)
+    }
+
+    /// The socket's peer address (`getpeername`).
+    public static func peer(of socket: CInt) throws -> IPEndpoint {
+        var endpoint = egress_endpoint()
+        try LinuxError.check(egress_peer_endpoint(socket, &endpoint))
+        return IPEndpoint(endpoint)
+    }
+
+    /// The endpoint a C helper filled in.
+    init(_ endpoint: egress_endpoint) {
+        let bytes = withUnsafeBytes(of: endpoint.address) { Array($0) }
+        let address = IPAddress(bytes: endpoint.family == AF_INET ? Array(bytes.prefix(4)) : bytes) ?? .anyV6
+        self.init(address: address, port: endpoint.port)
+    }
+
+    /// The endpoint for the C helpers.
+    var cValue: egress_endpoint {
+        var endpoint = egress_endpoint()
+        endpoint.family = address.family.socketFamily
+        endpoint.port = port
+        let bytes = address.bytes
+        withUnsafeMutableBytes(of: &endpoint.address) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        return endpoint
+    }
+
+    /// Reads a socket address (`sockaddr_in` or `sockaddr_in6`) from `raw`.
+    static func reading(_ raw: UnsafeRawBufferPointer) throws -> IPEndpoint {
+        guard let address = raw.baseAddress else { throw LinuxError(operation: "sockaddr", code: EINVAL) }
+        var endpoint = egress_endpoint()
+        try LinuxError.check(egress_endpoint_from_sockaddr(
+            address.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count), &endpoint
+        ))
+        return IPEndpoint(endpoint)
+    }
+}
