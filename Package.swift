@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // YAML for `egressd run --config` (JSON is valid YAML).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries. `shim.h` wraps the OpenSSL macros that Swift cannot import.
@@ -59,6 +61,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+
+        // The `egressd run` configuration file, checked, and the rules it builds.
+        .target(
+            name: "EgressConfiguration",
+            dependencies: ["EgressProxy", "EgressRules", "Workers", .product(name: "Yams", package: "Yams")]
         ),
 
         // Linux system calls Swift cannot make comfortably: original destinations, socket options,

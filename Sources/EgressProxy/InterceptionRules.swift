@@ -13,6 +13,11 @@ package final class InterceptionRules: Sendable {
         package var https = RuleTable<Worker>(defaultPort: 443)
         /// Whether unmatched traffic goes out to its original destination.
         package var internet: Bool
+
+        /// No rules yet.
+        package init(internet: Bool) {
+            self.internet = internet
+        }
     }
 
     private let state: Mutex<Snapshot>

@@ -1,0 +1,138 @@
+import EgressProxy
+import EgressRules
+import Foundation
+import NIOCore
+import Workers
+import Yams
+
+/// A checked `egressd run` configuration. Every problem in the file is reported with where it is
+/// and why, and nothing of a bad file is used (a reload keeps the old configuration).
+package struct ProxyConfiguration: Sendable {
+    package var listen: [SocketAddress]
+    package var mode: CaptureMode
+    package var internet: Bool
+    /// Absolute; the CA is created here unless ``certificateAuthority`` is given.
+    package var stateDirectory: String
+    /// Absolute paths of a CA the user brings.
+    package var certificateAuthority: (certificate: String, key: String)?
+    package var upstreamMark: UInt32?
+    /// Absolute path of PEM roots trusted for upstream TLS besides the system's.
+    package var extraRoots: String?
+    /// Ranges exempted from the pass-through deny list.
+    package var allow: [IPNetwork]
+    package var env: [String: String]
+    package var handlerTimeout: Duration
+    package var sniffTimeout: Duration
+    package var rules: [ConfiguredRule]
+
+    /// Reads and checks the file at `path`; relative paths in it are relative to its directory.
+    package static func load(from path: String) throws(ConfigurationError) -> ProxyConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("cannot read \(path): \((error as NSError).localizedFailureReason ?? "\(error)")")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            return try parse(text, relativeTo: directory)
+        } catch {
+            throw ConfigurationError("\(path): \(error)")
+        }
+    }
+
+    /// Checks a configuration text (YAML; JSON is valid YAML).
+    package static func parse(_ text: String, relativeTo directory: String) throws(ConfigurationError) -> ProxyConfiguration {
+        let file: ConfigurationFile
+        do {
+            file = try YAMLDecoder().decode(ConfigurationFile.self, from: text.isEmpty ? "{}" : text)
+        } catch let error as DecodingError {
+            throw ConfigurationError(Self.describe(error))
+        } catch {
+            throw ConfigurationError("not valid YAML: \(error)")
+        }
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardized.path
+        }
+        let listen = try (file.listen ?? ["0.0.0.0:15001", "[::]:15001"]).map(Self.listenAddress)
+        guard let mode = CaptureMode(rawValue: file.mode ?? "redirect") else {
+            throw ConfigurationError("mode: \"\(file.mode ?? "")\" is neither redirect nor tproxy")
+        }
+        let allow = try (file.upstream?.allow ?? []).enumerated().map { index, text throws(ConfigurationError) in
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError("upstream.allow[\(index)]: \"\(text)\" is not an address or CIDR range")
+            }
+            return network
+        }
+        let rules = try (file.rules ?? []).enumerated().map { index, rule throws(ConfigurationError) in
+            try ConfiguredRule(rule, at: index)
+        }
+        return ProxyConfiguration(
+            listen: listen, mode: mode, internet: file.internet ?? true,
+            stateDirectory: absolute(file.stateDirectory ?? "./state"),
+            certificateAuthority: file.ca.map { (absolute($0.certificate), absolute($0.key)) },
+            upstreamMark: file.upstream?.mark, extraRoots: file.upstream?.extraRoots.map(absolute), allow: allow,
+            env: file.env ?? [:],
+            handlerTimeout: try Self.duration(file.timeouts?.handler, default: 30, "timeouts.handler"),
+            sniffTimeout: try Self.duration(file.timeouts?.sniff, default: 0.5, "timeouts.sniff"),
+            rules: rules
+        )
+    }
+
+    /// The rules as the proxy runs them, with the built-in handlers bound to their props.
+    package func snapshot(upstream: UpstreamClient, destinationGuard: DestinationGuard) -> InterceptionRules.Snapshot {
+        var snapshot = InterceptionRules.Snapshot(internet: internet)
+        for rule in rules {
+            let worker = rule.worker(upstream: upstream, destinationGuard: destinationGuard, timeout: handlerTimeout)
+            switch rule.scheme {
+            case .http: snapshot.http.register(rule.target, worker)
+            case .https: snapshot.https.register(rule.target, worker)
+            }
+        }
+        return snapshot
+    }
+
+    private static func listenAddress(_ text: String) throws(ConfigurationError) -> SocketAddress {
+        var host = Substring(text)
+        guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigurationError("listen: \"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+        }
+        host = host[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        do {
+            return try SocketAddress(ipAddress: String(host), port: port)
+        } catch {
+            throw ConfigurationError("listen: \"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+        }
+    }
+
+    private static func duration(_ seconds: Double?, default fallback: Double, _ key: String) throws(ConfigurationError) -> Duration {
+        let value = seconds ?? fallback
+        guard value > 0, value <= 3600 else { throw ConfigurationError("\(key): \(value) is not between 0 and 3600 seconds") }
+        return .milliseconds(Int64(value * 1000))
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.hasPrefix(".") ? String(keys.dropFirst()) : keys.isEmpty ? "the document" : keys
+        }
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            return "\(path(context)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context)): missing key \(key.stringValue)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// A configuration that cannot be used, with where and why.
+package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

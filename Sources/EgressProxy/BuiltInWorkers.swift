@@ -1,0 +1,111 @@
+import EgressRules
+import Workers
+
+/// `respond`: a fixed response.
+package struct RespondWorker: WorkerEntrypoint {
+    package struct Props: Sendable {
+        package var status: Int
+        package var headerFields: HTTPFields
+        package var body: String
+
+        package init(status: Int, headerFields: HTTPFields, body: String) {
+            self.status = status
+            self.headerFields = headerFields
+            self.body = body
+        }
+    }
+
+    package init() {}
+
+    package func fetch(_ request: Request, context: WorkerContext<Props>) async throws -> Response {
+        Response(status: .init(code: context.props.status), headerFields: context.props.headerFields, body: Body(context.props.body))
+    }
+}
+
+/// `deny`: refuses the request with a status and a body that says so.
+package struct DenyWorker: WorkerEntrypoint {
+    package init() {}
+
+    package func fetch(_ request: Request, context: WorkerContext<Int>) async throws -> Response {
+        let host = request.head.authority ?? context.connection.originalDestination
+        return Response(
+            status: .init(code: context.props), headerFields: [.contentType: "text/plain; charset=utf-8"],
+            body: Body("egress: request to \(host) denied by rule\n")
+        )
+    }
+}
+
+/// `forward`: sends the request on, to the destination the client dialled (`origin`) or to a
+/// fixed URL (a local service), with header fields set or removed on the way, so a secret can be
+/// injected without the container ever holding it.
+package struct ForwardWorker: WorkerEntrypoint {
+    package enum Destination: Sendable, Equatable {
+        /// Where the client was going: its original destination address and port, with the
+        /// request's `Host` as TLS server name for HTTPS.
+        case origin
+        /// A fixed `http` or `https` base URL; the request's path is appended to its path.
+        case url(usesTLS: Bool, authority: String, basePath: String)
+    }
+
+    package struct Props: Sendable {
+        package var destination: Destination
+        package var setHeaders: HTTPFields
+        package var removeHeaders: [HTTPField.Name]
+
+        package init(destination: Destination, setHeaders: HTTPFields = [:], removeHeaders: [HTTPField.Name] = []) {
+            self.destination = destination
+            self.setHeaders = setHeaders
+            self.removeHeaders = removeHeaders
+        }
+    }
+
+    private let upstream: UpstreamClient
+    private let destinationGuard: DestinationGuard
+
+    /// A forwarder that sends through `upstream` and, for `origin`, refuses what `destinationGuard` refuses.
+    package init(upstream: UpstreamClient, destinationGuard: DestinationGuard) {
+        self.upstream = upstream
+        self.destinationGuard = destinationGuard
+    }
+
+    package func fetch(_ request: Request, context: WorkerContext<Props>) async throws -> Response {
+        var request = request
+        for name in context.props.removeHeaders {
+            request.headerFields[name] = nil
+        }
+        for field in context.props.setHeaders {
+            request.headerFields[field.name] = field.value
+        }
+        let hostname = request.head.authority.map(HTTPConversion.hostname(ofAuthority:))
+        switch context.props.destination {
+        case .origin:
+            guard let destination = Self.destination(context.connection.originalDestination) else {
+                throw UpstreamError("no original destination to forward to")
+            }
+            if let refusal = destinationGuard.refusal(for: destination) {
+                throw UpstreamError("\(destination) is a \(refusal), which the proxy does not dial for a container")
+            }
+            let usesTLS = request.head.scheme == "https"
+            let target = UpstreamTarget(
+                host: destination.address.description, port: Int(destination.port), usesTLS: usesTLS,
+                serverName: hostname ?? context.connection.serverName
+            )
+            return try await upstream.send(request, to: target)
+        case .url(let usesTLS, let authority, let basePath):
+            let host = HTTPConversion.hostname(ofAuthority: authority)
+            let port = HTTPConversion.port(ofAuthority: authority) ?? (usesTLS ? 443 : 80)
+            let path = request.head.path ?? "/"
+            request.head.path = basePath == "/" ? path : basePath + path
+            let target = UpstreamTarget(host: host, port: port, usesTLS: usesTLS, serverName: host)
+            return try await upstream.send(request, to: target)
+        }
+    }
+
+    /// Parses `203.0.113.7:443` or `[2001:db8::7]:443`.
+    private static func destination(_ text: String) -> EgressProxy.Destination? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return IPAddress(String(host)).map { EgressProxy.Destination(address: $0, port: port) }
+    }
+}
