@@ -93,16 +93,10 @@ package struct ProxyConfiguration: Sendable {
     }
 
     private static func listenAddress(_ text: String) throws(ConfigurationError) -> SocketAddress {
-        var host = Substring(text)
-        guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ConfigurationError("listen: \"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
-        }
-        host = host[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         do {
-            return try SocketAddress(ipAddress: String(host), port: port)
+            return try ProxySetup.socketAddress(text)
         } catch {
-            throw ConfigurationError("listen: \"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+            throw ConfigurationError("listen: \(error)")
         }
     }
 
@@ -119,7 +113,8 @@ package struct ProxyConfiguration: Sendable {
         }
         switch error {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "\(path(context)): \(context.debugDescription)"
+            let cause = context.underlyingError.map { ": \($0)" } ?? ""
+            return "\(path(context)): \(context.debugDescription)\(cause)"
         case .keyNotFound(let key, let context):
             return "\(path(context)): missing key \(key.stringValue)"
         @unknown default:

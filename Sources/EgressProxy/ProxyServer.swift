@@ -13,6 +13,7 @@ package final class ProxyServer: Sendable {
     package let services: ProxyServices
     private let group: any EventLoopGroup
     private let listeners = Mutex<[any Channel]>([])
+    private let connections = Mutex<[UInt64: any Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
 
     package init(services: ProxyServices, group: any EventLoopGroup) {
@@ -53,6 +54,24 @@ package final class ProxyServer: Sendable {
         }
     }
 
+    /// How many client connections are open.
+    package var openConnections: Int {
+        connections.withLock { $0.count }
+    }
+
+    /// Stops accepting, gives open connections up to `grace` to finish, then closes the rest.
+    package func drain(grace: Duration) async {
+        await closeListeners()
+        let deadline = ContinuousClock.now + grace
+        while openConnections > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let remaining = connections.withLock { Array($0.values) }
+        for channel in remaining {
+            try? await channel.close()
+        }
+    }
+
     private func track(_ channel: any Channel) throws -> SocketAddress {
         listeners.withLock { $0.append(channel) }
         guard let address = channel.localAddress else { throw UpstreamError("the listener has no address") }
@@ -72,6 +91,10 @@ package final class ProxyServer: Sendable {
     private func accept(_ channel: any Channel, mode: CaptureMode) -> EventLoopFuture<Void> {
         let services = self.services
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        connections.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = connections.withLock { $0.removeValue(forKey: id) }
+        }
         return OriginalDestination.lookup(channel, mode: mode).flatMapThrowing { destination in
             let source = channel.remoteAddress.flatMap { try? OriginalDestination.destination(of: $0).description } ?? "?"
             var logger = services.logger

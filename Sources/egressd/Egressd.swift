@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// `egressd`: the Egress command-line program.
 @main
-struct Egressd: ParsableCommand {
+struct Egressd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "egressd",
         abstract: "Egress: a transparent HTTP/HTTPS interception proxy for Linux.",
-        subcommands: [CACommand.self]
+        subcommands: [RunCommand.self, ExplainCommand.self, CACommand.self]
     )
 }

@@ -1,0 +1,107 @@
+import EgressCertificates
+import EgressRules
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Workers
+
+/// An interception proxy for library users: create one, register handlers at any time (rules
+/// apply live), and run it as a swift-service-lifecycle `Service` until shut down, when it
+/// drains open connections.
+///
+/// ```swift
+/// let proxy = try InterceptionProxy(configuration: .init(listen: ["0.0.0.0:15001"], internet: false))
+/// try proxy.interceptOutboundHttp("api.example.com", Worker(MyHandler()))
+/// try await ServiceGroup(services: [proxy], gracefulShutdownSignals: [.sigterm], logger: logger).run()
+/// ```
+public final class InterceptionProxy: Service, Sendable {
+    /// How the proxy listens and what it may do.
+    public struct Configuration: Sendable {
+        /// `ADDRESS:PORT` listeners (`[::]:15001` for IPv6).
+        public var listen: [String]
+        /// `REDIRECT` (original destination from the kernel) or `TPROXY` (the local address).
+        public var transparentProxy: Bool
+        /// Whether traffic no rule intercepts may go out.
+        public var internet: Bool
+        /// Where the CA lives (created on first use).
+        public var stateDirectory: String
+        /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
+        public var upstreamMark: UInt32?
+        /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
+        public var allow: [String]
+        /// What handlers see as `context.env`.
+        public var env: [String: String]
+        /// How long open connections get to finish on shutdown.
+        public var drainGrace: Duration
+
+        public init(
+            listen: [String] = ["0.0.0.0:15001"], transparentProxy: Bool = false, internet: Bool = true,
+            stateDirectory: String = "./state", upstreamMark: UInt32? = nil, allow: [String] = [],
+            env: [String: String] = [:], drainGrace: Duration = .seconds(10)
+        ) {
+            self.listen = listen
+            self.transparentProxy = transparentProxy
+            self.internet = internet
+            self.stateDirectory = stateDirectory
+            self.upstreamMark = upstreamMark
+            self.allow = allow
+            self.env = env
+            self.drainGrace = drainGrace
+        }
+    }
+
+    private let configuration: Configuration
+    private let server: ProxyServer
+    private let group: MultiThreadedEventLoopGroup
+
+    /// A proxy that does not listen yet (``run()`` does).
+    public init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
+        self.configuration = configuration
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let allow = try configuration.allow.map { text in
+            guard let network = IPNetwork(text) else { throw UpstreamError("allow: \"\(text)\" is not an address or CIDR range") }
+            return network
+        }
+        let services = try ProxySetup.services(
+            rules: InterceptionRules(internet: configuration.internet), group: group,
+            certificateStore: CertificateAuthorityStore(stateDirectory: .init(fileURLWithPath: configuration.stateDirectory)),
+            upstreamMark: configuration.upstreamMark, extraRoots: nil, allow: allow, env: configuration.env, logger: logger
+        )
+        self.server = ProxyServer(services: services, group: group)
+    }
+
+    /// Routes plain HTTP requests to `target` (hostname, glob, IP, IP:port, CIDR) through
+    /// `worker`; first registered wins, registering a target again replaces its handler.
+    public func interceptOutboundHttp(_ target: String, _ worker: Worker) throws {
+        try server.services.rules.interceptOutboundHttp(target, worker)
+    }
+
+    /// Routes every plain HTTP request on port 80 through `worker`.
+    public func interceptAllOutboundHttp(_ worker: Worker) {
+        server.services.rules.interceptAllOutboundHttp(worker)
+    }
+
+    /// Intercepts HTTPS to `target` and routes its requests through `worker`.
+    public func interceptOutboundHttps(_ target: String, _ worker: Worker) throws {
+        try server.services.rules.interceptOutboundHttps(target, worker)
+    }
+
+    /// Lets unmatched traffic out, or not.
+    public func setInternet(_ enabled: Bool) {
+        server.services.rules.setInternet(enabled)
+    }
+
+    /// Listens until graceful shutdown, then drains open connections.
+    public func run() async throws {
+        let mode: CaptureMode = configuration.transparentProxy ? .tproxy : .redirect
+        for address in configuration.listen {
+            let bound = try await server.listen(on: try ProxySetup.socketAddress(address), mode: mode)
+            server.services.logger.info("listening", metadata: ["address": .string("\(bound)"), "mode": .string(mode.rawValue)])
+        }
+        try? await gracefulShutdown()
+        await server.drain(grace: configuration.drainGrace)
+        try await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,37 @@
+import EgressCertificates
+import EgressRules
+import Logging
+import NIOCore
+
+/// Assembles the shared services of a proxy from its settings: the one place where the CA,
+/// the leaf cache, the upstream client and the pass-through guard are put together, for
+/// ``InterceptionProxy`` and `egressd run` alike.
+package enum ProxySetup {
+    package static func services(
+        rules: InterceptionRules, group: any EventLoopGroup, certificateStore: CertificateAuthorityStore,
+        upstreamMark: UInt32?, extraRoots: String?, allow: [IPNetwork], env: [String: String], logger: Logger
+    ) throws -> ProxyServices {
+        let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
+        let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
+        return ProxyServices(
+            rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark),
+            destinationGuard: DestinationGuard(allowed: allow), certificates: certificates, env: env,
+            upstreamMark: upstreamMark, logger: logger
+        )
+    }
+
+    /// `ADDRESS:PORT`, or `[IPv6]:PORT`, as a socket address.
+    package static func socketAddress(_ text: String) throws -> SocketAddress {
+        var host = Substring(text)
+        guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]), (0...65535).contains(port) else {
+            throw UpstreamError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+        }
+        host = host[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        do {
+            return try SocketAddress(ipAddress: String(host), port: port)
+        } catch {
+            throw UpstreamError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+        }
+    }
+}
