@@ -123,6 +123,8 @@ let package = Package(
         ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
+        // End to end: egressd in test-made network namespaces, driven by real clients (root only).
+        .testTarget(name: "EgressEndToEndTests", dependencies: ["EgressTesting"]),
         .testTarget(
             name: "EgressLinuxTests",
             dependencies: [

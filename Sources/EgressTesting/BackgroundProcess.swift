@@ -5,6 +5,7 @@ import Synchronization
 /// its standard output collected as it comes, terminated when the object goes away.
 public final class BackgroundProcess: Sendable {
     private let process: Process
+    private let input: FileHandle
     private let output = OutputBuffer()
 
     /// Starts `executable` with `arguments`; standard error is merged into standard output.
@@ -15,7 +16,9 @@ public final class BackgroundProcess: Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
+        let inputPipe = Pipe()
+        process.standardInput = inputPipe
+        self.input = inputPipe.fileHandleForWriting
         self.process = process
         let reader = pipe.fileHandleForReading
         reader.readabilityHandler = { [output] handle in
@@ -55,6 +58,42 @@ public final class BackgroundProcess: Sendable {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TestSupportError("no line starting with \"\(prefix)\" within \(timeout)s; printed:\n\(printed)")
+    }
+
+    /// Waits until at least `count` printed lines contain `text`; returns those lines.
+    @discardableResult
+    public func waitForLines(containing text: String, count: Int = 1, timeout: TimeInterval = 10) throws -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let found = lines(containing: text)
+            if found.count >= count { return found }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw TestSupportError("fewer than \(count) lines containing \"\(text)\" within \(timeout)s; printed:\n\(printed)")
+    }
+
+    /// The printed lines that contain `text`.
+    public func lines(containing text: String) -> [String] {
+        printed.split(separator: "\n").filter { $0.contains(text) }.map(String.init)
+    }
+
+    /// Writes `line` and a newline to the process's standard input.
+    public func writeLine(_ line: String) throws {
+        try input.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Sends `signal` to the process.
+    public func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its exit status.
+    public func waitForExit(timeout: TimeInterval = 15) throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard !process.isRunning else { throw TestSupportError("still running after \(timeout)s") }
+        return process.terminationStatus
     }
 
     /// Terminates the process (SIGTERM, then SIGKILL) and waits for it.

@@ -1,0 +1,80 @@
+import Foundation
+import Synchronization
+
+/// The namespaces of an end-to-end test: a container namespace whose outbound TCP is redirected
+/// to `egressd` running inside it (standalone mode, its own upstream sockets exempt by mark), and
+/// an origin namespace behind a veth, 198.51.100.2 and 2001:db8::2, where test origins listen.
+/// Addresses in 203.0.113.0/24 and the metadata address route to the container's loopback, so
+/// connections to them are attempted and redirected. Everything is removed when the object goes.
+public final class ProxyTopology: Sendable {
+    /// Where `egressd` and the clients run.
+    public let container: NetworkNamespace
+    /// Where origins run.
+    public let origin: NetworkNamespace
+    public let link: NamespaceLink
+    public let directory: TemporaryDirectory
+    /// The proxy's listening port and its upstream mark.
+    public let proxyPort: UInt16 = 15001
+    public let mark: UInt32 = 0x539
+    private let processes = Mutex<[BackgroundProcess]>([])
+
+    public init() throws {
+        container = try NetworkNamespace(prefix: "egc")
+        origin = try NetworkNamespace(prefix: "ego")
+        link = try NetworkNamespace.link(container, origin)
+        directory = try TemporaryDirectory("egress-e2e")
+        try container.redirectOutboundTCP(toPort: proxyPort, exceptMark: mark)
+        try container.routeToLoopback("203.0.113.0/24")
+        try container.routeToLoopback("169.254.169.254/32")
+    }
+
+    deinit {
+        processes.withLock { $0.forEach { $0.stop() } }
+    }
+
+    /// Starts `egressd run` in the container namespace with `rules` (YAML) and the listen, mark
+    /// and state settings of the topology; returns once it listens.
+    @discardableResult
+    public func startProxy(internet: Bool, extra: String = "", rules: String = "rules: []") throws -> BackgroundProcess {
+        let config = """
+            listen: ["127.0.0.1:\(proxyPort)", "[::1]:\(proxyPort)"]
+            mode: redirect
+            internet: \(internet)
+            stateDirectory: \(directory.path("state"))
+            upstream:
+              mark: \(mark)
+            \(extra)
+            \(rules)
+            """
+        let path = try directory.write(config, to: "egress.yaml")
+        let egressd = ProcessRunner.productsDirectory.appendingPathComponent("egressd").path
+        let proxy = try container.spawn([egressd, "run", "--config", path])
+        track(proxy)
+        try proxy.waitForLines(containing: "listening", count: 2)
+        return proxy
+    }
+
+    /// Starts the JSON echo origin on the origin namespace's addresses at `port`.
+    public func startOrigin(port: UInt16 = 80, name: String = "origin") throws {
+        for address in [link.b.ipv4, link.b.ipv6] {
+            let server = try origin.spawn(OriginServer.command(address: address, port: port, name: name))
+            track(server)
+            _ = try server.waitForLine(startingWith: "LISTENING")
+        }
+    }
+
+    /// Runs `argv` in the container namespace, as the container's processes would.
+    public func inContainer(_ argv: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> ProcessResult {
+        try container.run(argv, input: input, timeout: timeout)
+    }
+
+    /// Keeps `process` until the topology goes.
+    public func track(_ process: BackgroundProcess) {
+        processes.withLock { $0.append(process) }
+    }
+
+    /// The path of the proxy's CA certificate (after ``startProxy(internet:extra:rules:)``).
+    public var caCertificate: String {
+        directory.path("state/ca.crt")
+    }
+}

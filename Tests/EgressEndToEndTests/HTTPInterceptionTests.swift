@@ -1,0 +1,154 @@
+import EgressTesting
+import Foundation
+import Testing
+
+/// `egressd run` as a redirect target inside a test-made container namespace, with real clients
+/// (curl, python3) inside that namespace: plain HTTP by rule, forwarding, denial, reloads.
+@Suite(.requiresRoot, .serialized)
+struct HTTPInterceptionTests {
+    @Test func rulesMatchByHostGlobAddressPortAndCIDR() throws {
+        let topology = try ProxyTopology()
+        try topology.container.routeToLoopback("2001:db8:ffff::/48")
+        try topology.startProxy(internet: false, rules: """
+            rules:
+              - http: first.example
+                respond: { body: "first\\n" }
+              - http: exact.example.com
+                respond: { body: "exact\\n" }
+              - http: "*.example"
+                respond: { body: "glob\\n" }
+              - http: "203.0.113.10"
+                respond: { body: "ip\\n" }
+              - http: "203.0.113.11:8080"
+                respond: { body: "ip-port\\n" }
+              - http: "203.0.113.64/26"
+                respond: { body: "cidr\\n" }
+              - http: "[2001:db8:ffff::/48]"
+                respond: { body: "cidr6\\n" }
+            """)
+        let cases: [([String], String)] = [
+            (["--resolve", "exact.example.com:80:203.0.113.99", "http://EXACT.example.com/"], "exact\n"),
+            (["--resolve", "a.b.example:80:203.0.113.99", "http://a.b.example/"], "glob\n"),
+            (["--resolve", "first.example:80:203.0.113.99", "http://first.example/"], "first\n"),
+            (["http://203.0.113.10/"], "ip\n"),
+            (["http://203.0.113.11:8080/"], "ip-port\n"),
+            (["http://203.0.113.70/x"], "cidr\n"),
+            (["-g", "http://[2001:db8:ffff::5]/"], "cidr6\n"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try topology.inContainer(["curl", "-sS", "--max-time", "10"] + arguments)
+            #expect(result.standardOutput == expected, "curl \(arguments): \(result.combinedOutput)")
+        }
+        let wrongPort = try topology.inContainer(["curl", "-sS", "-w", "%{http_code}", "-o", "/dev/null", "http://203.0.113.11/"])
+        #expect(wrongPort.standardOutput == "403")
+    }
+
+    @Test func unmatchedRequestsGoToTheOriginWithInternet() throws {
+        let topology = try ProxyTopology()
+        try topology.startOrigin()
+        try topology.startProxy(internet: true)
+        for url in ["http://198.51.100.2/hello?x=1", "http://[2001:db8::2]/hello?x=1"] {
+            let result = try topology.inContainer(["curl", "-sS", "-g", "--max-time", "10", url])
+            let json = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+            #expect(json?["server"] as? String == "origin", "\(result.combinedOutput)")
+            #expect(json?["path"] as? String == "/hello?x=1")
+        }
+    }
+
+    @Test func unmatchedRequestsAreDeniedWithoutInternetAndTheConnectionStaysUsable() throws {
+        let topology = try ProxyTopology()
+        let proxy = try topology.startProxy(internet: false)
+        let result = try topology.inContainer([
+            "curl", "-sS", "http://203.0.113.5/a", "http://203.0.113.5/b", "-H", "Host: blocked.example",
+            "-w", "%{http_code} %{num_connects}\n",
+        ])
+        let expected = "egress: request to blocked.example denied: no rule intercepts it and this container has no internet access\n"
+        #expect(result.standardOutput == expected + "403 1\n" + expected + "403 0\n", "\(result.combinedOutput)")
+        try proxy.waitForLines(containing: "action=deny", count: 2)
+    }
+
+    @Test func metadataAndLinkLocalAreNotPassedThrough() throws {
+        let topology = try ProxyTopology()
+        try topology.startProxy(internet: true)
+        let result = try topology.inContainer(["curl", "-sS", "-w", "%{http_code}", "http://169.254.169.254/latest/meta-data/"])
+        #expect(result.standardOutput.contains("169.254.169.254:80 is a link-local (cloud metadata) destination"), "\(result.combinedOutput)")
+        #expect(result.standardOutput.hasSuffix("403"))
+    }
+
+    @Test func forwardInjectsSecretsTheContainerNeverHolds() throws {
+        let topology = try ProxyTopology()
+        try topology.startOrigin()
+        try topology.startProxy(internet: false, rules: """
+            rules:
+              - http: api.example
+                forward: { to: origin, setHeaders: { authorization: "Bearer s3cret" }, removeHeaders: [x-debug] }
+            """)
+        let result = try topology.inContainer([
+            "curl", "-sS", "--resolve", "api.example:80:198.51.100.2", "-H", "x-debug: 1", "http://api.example/v1",
+        ])
+        let json = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        let headers = json?["headers"] as? [String: String]
+        #expect(headers?["authorization"] == "Bearer s3cret", "\(result.combinedOutput)")
+        #expect(headers?["host"] == "api.example")
+        #expect(headers?["x-debug"] == nil)
+    }
+
+    @Test func aRuleAddedByReloadAppliesToTheNextRequestOnAnOpenConnection() throws {
+        let topology = try ProxyTopology()
+        let proxy = try topology.startProxy(internet: false)
+        let script = """
+            import http.client, sys
+            connection = http.client.HTTPConnection("203.0.113.20", 80, timeout=20)
+            for _ in range(2):
+                connection.request("GET", "/", headers={"Host": "late.example"})
+                response = connection.getresponse()
+                print(response.status, response.read().decode().strip(), connection.sock.getsockname()[1], flush=True)
+                sys.stdin.readline()
+            """
+        let client = try topology.container.spawn(["python3", "-u", "-c", script])
+        topology.track(client)
+        _ = try client.waitForLines(containing: "403", count: 1)
+        try topology.directory.write(
+            try String(contentsOfFile: topology.directory.path("egress.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "rules: []", with: "rules:\n  - http: late.example\n    respond: { body: \"now intercepted\" }"),
+            to: "egress.yaml"
+        )
+        proxy.send(SIGHUP)
+        try proxy.waitForLines(containing: "reloaded")
+        try client.writeLine("")
+        let answers = try client.waitForLines(containing: " ", count: 2).map { $0.split(separator: " ") }
+        #expect(answers[0].first == "403")
+        #expect(answers[1].first == "200")
+        #expect(answers[1].dropFirst().first == "now")
+        #expect(answers[0].last == answers[1].last, "the second request must use the same connection")
+    }
+
+    @Test func malformedAndOversizedRequestsGetClearErrors() throws {
+        let topology = try ProxyTopology()
+        try topology.startProxy(internet: false)
+        let script = """
+            import socket, sys
+            def send(data):
+                s = socket.create_connection(("203.0.113.30", 80), timeout=10)
+                s.sendall(data)
+                reply = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    reply += chunk
+                print(reply.split(b"\\r\\n")[0].decode(), flush=True)
+            send(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nBad Header Line\\r\\n\\r\\n")
+            send(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " + b"a" * 100000 + b"\\r\\n\\r\\n")
+            """
+        let result = try topology.inContainer(["python3", "-c", script])
+        #expect(result.standardOutput == "HTTP/1.1 400 Bad Request\nHTTP/1.1 431 Request Header Fields Too Large\n", "\(result.combinedOutput)")
+    }
+
+    @Test func sigtermDrainsAndExits() throws {
+        let topology = try ProxyTopology()
+        let proxy = try topology.startProxy(internet: false)
+        proxy.send(SIGTERM)
+        #expect(try proxy.waitForExit() == 0)
+        #expect(!proxy.lines(containing: "draining").isEmpty)
+    }
+}
