@@ -8,9 +8,11 @@ let package = Package(
         .executable(name: "egressd", targets: ["egressd"]),
         .library(name: "EgressRules", targets: ["EgressRules"]),
         .library(name: "EgressCertificates", targets: ["EgressCertificates"]),
+        .library(name: "EgressTLS", targets: ["EgressTLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries. `shim.h` wraps the OpenSSL macros that Swift cannot import.
@@ -31,6 +33,16 @@ let package = Package(
         // The certificate authority and leaf minting, on OpenSSL only.
         .target(name: "EgressCertificates", dependencies: ["COpenSSL"]),
 
+        // The OpenSSL-backed NIO TLS handler, server and client roles.
+        .target(
+            name: "EgressTLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+
         .executableTarget(
             name: "egressd",
             dependencies: [
@@ -50,6 +62,17 @@ let package = Package(
 
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "COpenSSL"]),
+        .testTarget(
+            name: "EgressTLSTests",
+            dependencies: [
+                "EgressTLS",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["egressd"]),
     ]
