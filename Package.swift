@@ -62,6 +62,17 @@ let package = Package(
 
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "COpenSSL"]),
+        .testTarget(
+            name: "EgressTLSTests",
+            dependencies: [
+                "EgressTLS",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["egressd"]),
     ]
