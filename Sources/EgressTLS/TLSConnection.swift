@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Ciphertext from the network goes in with ``receive(_:)``; ciphertext for the network comes
 /// out with ``drainOutput(into:)``. In between, ``handshake()``, ``read(into:)``,
-/// ``write(_:)`` and ``shutdown()`` run OpenSSL without any I/O, so this type knows nothing of
+/// ``write(_:output:)`` and ``shutdown()`` run OpenSSL without any I/O, so this type knows nothing of
 /// channels; ``TLSHandler`` moves the bytes. Not thread-safe: one event loop at a time.
 final class TLSConnection {
     /// The outcome of one step of the handshake, a read or a write.
@@ -53,8 +53,12 @@ final class TLSConnection {
         guard let ssl = SSL_new(context.sslContext) else {
             throw TLSError.configuration("cannot create an SSL: \(TLSError.drainErrorQueue(fallback: "out of memory"))")
         }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        let input = BIO_new(BIO_s_mem())
+        let output = BIO_new(BIO_s_mem())
+        guard let input, let output else {
             // BIO_free(NULL) is a no-op, so whichever BIO was made is freed.
+            BIO_free(input)
+            BIO_free(output)
             SSL_free(ssl)
             throw TLSError.configuration("cannot create memory BIOs")
         }
