@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "EgressCertificates", targets: ["EgressCertificates"]),
         .library(name: "Workers", targets: ["Workers"]),
         .library(name: "EgressLinux", targets: ["EgressLinux"]),
+        .library(name: "EgressTLS", targets: ["EgressTLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,6 +40,16 @@ let package = Package(
         // The certificate authority and leaf minting, on OpenSSL only.
         .target(name: "EgressCertificates", dependencies: ["COpenSSL"]),
 
+        // The OpenSSL-backed NIO TLS handler, server and client roles.
+        .target(
+            name: "EgressTLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+
         // The public API for handler authors.
         .target(
             name: "Workers",
@@ -56,9 +67,11 @@ let package = Package(
                 "Workers",
                 "EgressRules",
                 "EgressCertificates",
+                "EgressTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,6 +123,17 @@ let package = Package(
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
         .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
+        .testTarget(
+            name: "EgressTLSTests",
+            dependencies: [
+                "EgressTLS",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "EgressProxyTests",
             dependencies: [

@@ -1,0 +1,352 @@
+import NIOCore
+import NIOTLS
+
+/// A NIO channel handler that runs TLS over OpenSSL: ciphertext on the network side,
+/// plaintext on the application side.
+///
+/// Put it first in the pipeline of a TCP channel, or add it later to an active channel (the
+/// client then starts its handshake at once; a server takes whatever bytes are fired into it
+/// next as the start of the ClientHello, so a sniffer can re-fire the bytes it peeked).
+///
+/// Events and errors:
+/// - `TLSUserEvent.handshakeCompleted(negotiatedProtocol:)` when the handshake succeeds; then
+///   ``handshakeResult`` holds the details.
+/// - a ``TLSError`` through `errorCaught` when the handshake or the connection fails; the
+///   handler then closes the channel itself. ``TLSError/uncleanShutdown`` when the peer closes
+///   the TCP connection after the handshake without close_notify (the channel is closing anyway).
+/// - when the peer sends close_notify: if the channel allows remote half-closure
+///   (`ChannelOptions.allowRemoteHalfClosure`), `ChannelEvent.inputClosed`, and writes still
+///   work until the channel is closed; otherwise close_notify is answered, then
+///   `TLSUserEvent.shutdownCompleted` fires and the channel closes.
+///
+/// Writes wait until the handshake completes; each `flush` encrypts the waiting writes into
+/// one network write. Closing (`close(mode: .all)`) sends close_notify, flushes it, then
+/// closes; half-closing the output (`.output`) is not supported once TLS is running.
+/// Plaintext is produced only from ciphertext the channel read, so reading follows NIO's
+/// `read()` / autoRead flow; reads the handshake needs are issued by the handler itself.
+public final class TLSHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        /// Before the handshake: a client not yet active, or a server that has had no bytes.
+        case idle
+        case handshaking
+        case active
+        /// The peer sent close_notify and the channel allows half-closure: writes only.
+        case inputClosed
+        /// Closing: close_notify or an alert is on its way, the channel close follows.
+        case closing
+        case closed
+    }
+
+    private struct PendingWrite {
+        var data: ByteBuffer
+        let promise: EventLoopPromise<Void>?
+    }
+
+    private let connection: TLSConnection
+    private let isClient: Bool
+    private var state = State.idle
+    private var pendingWrites = CircularBuffer<PendingWrite>()
+    /// How many of `pendingWrites`, from the front, a `flush` has released.
+    private var flushedWriteCount = 0
+    /// The application asked for a read and has not yet been given plaintext for it.
+    private var applicationReadPending = false
+
+    /// What the handshake negotiated; `nil` until `TLSUserEvent.handshakeCompleted` fires.
+    public private(set) var handshakeResult: TLSHandshakeResult?
+
+    /// The bytes the connection's network buffers hold on to (for tests of idle memory).
+    var networkBufferCapacity: Int {
+        connection.bufferCapacity
+    }
+
+    /// A handler for one connection, with its own `SSL` made from `context`.
+    ///
+    /// - Throws: ``TLSError/configuration(_:)`` if OpenSSL cannot make the `SSL` or rejects the
+    ///   client's server hostname (e.g. a name longer than 255 bytes).
+    public init(context: TLSContext, role: TLSRole) throws(TLSError) {
+        connection = try TLSConnection(context: context, role: role)
+        if case .client = role {
+            isClient = true
+        } else {
+            isClient = false
+        }
+    }
+
+    // MARK: lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive {
+            start(context: context)
+        }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        let previous = state
+        state = .closed
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        switch previous {
+        case .handshaking:
+            context.fireErrorCaught(TLSError.handshakeFailed("the connection closed during the handshake"))
+        case .active:
+            context.fireErrorCaught(TLSError.uncleanShutdown)
+        case .idle, .inputClosed, .closing, .closed:
+            break
+        }
+        context.fireChannelInactive()
+    }
+
+    /// Clients start the handshake as soon as the channel is active; servers wait for bytes.
+    private func start(context: ChannelHandlerContext) {
+        guard isClient, case .idle = state else {
+            return
+        }
+        state = .handshaking
+        advance(context: context)
+    }
+
+    // MARK: inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var ciphertext = unwrapInboundIn(data)
+        switch state {
+        case .idle:
+            state = .handshaking
+        case .handshaking, .active:
+            break
+        case .inputClosed, .closing, .closed:
+            return
+        }
+        guard connection.receive(&ciphertext) else {
+            fail(context: context, error: .connectionFailed("cannot buffer received ciphertext"))
+            return
+        }
+        advance(context: context)
+        connection.releaseIdleBuffers()
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        // A read that brought only post-handshake messages (tickets, key updates) or part of a
+        // record gave the application nothing; ask for more on its behalf.
+        if applicationReadPending, case .active = state {
+            context.read()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Runs the handshake if it is still going, then decrypts whatever plaintext is ready.
+    private func advance(context: ChannelHandlerContext) {
+        if case .handshaking = state {
+            stepHandshake(context: context)
+        }
+        if case .active = state {
+            readPlaintext(context: context)
+        }
+        if case .active = state, flushedWriteCount > 0 {
+            // Writes that were waiting for OpenSSL to read may go on now.
+            encryptFlushedWrites(context: context)
+        }
+    }
+
+    private func stepHandshake(context: ChannelHandlerContext) {
+        switch connection.handshake() {
+        case .done:
+            state = .active
+            let result = connection.handshakeResult
+            handshakeResult = result
+            sendOutput(context: context)
+            if flushedWriteCount > 0 {
+                encryptFlushedWrites(context: context)
+            }
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: result.negotiatedProtocol))
+        case .wantsMoreData, .closeNotify:
+            sendOutput(context: context)
+            // The handshake needs the peer's answer whether or not the application is reading.
+            context.read()
+        case .failed(let error):
+            fail(context: context, error: error)
+        }
+    }
+
+    private func readPlaintext(context: ChannelHandlerContext) {
+        reading: while case .active = state, connection.hasBufferedInput {
+            var plaintext = context.channel.allocator.buffer(capacity: TLSConnection.recordSize)
+            switch connection.read(into: &plaintext) {
+            case .done:
+                applicationReadPending = false
+                context.fireChannelRead(wrapInboundOut(plaintext))
+            case .wantsMoreData:
+                // Only part of a record has arrived.
+                break reading
+            case .closeNotify:
+                receivedCloseNotify(context: context)
+            case .failed(let error):
+                fail(context: context, error: error)
+            }
+        }
+        // Reading can produce output: a key update's answer, an alert.
+        if case .active = state {
+            sendOutput(context: context)
+        }
+    }
+
+    private func receivedCloseNotify(context: ChannelHandlerContext) {
+        let halfClosureAllowed = (try? context.channel.syncOptions?.getOption(ChannelOptions.allowRemoteHalfClosure)) ?? false
+        if halfClosureAllowed {
+            state = .inputClosed
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        } else {
+            failPendingWrites(ChannelError.outputClosed)
+            closeWithCloseNotify(context: context, promise: nil)
+        }
+    }
+
+    // MARK: outbound
+
+    public func read(context: ChannelHandlerContext) {
+        applicationReadPending = true
+        context.read()
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch state {
+        case .idle, .handshaking, .active, .inputClosed:
+            pendingWrites.append(PendingWrite(data: unwrapOutboundIn(data), promise: promise))
+        case .closing, .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        flushedWriteCount = pendingWrites.count
+        switch state {
+        case .active, .inputClosed:
+            encryptFlushedWrites(context: context)
+        case .idle, .handshaking, .closing, .closed:
+            break
+        }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch (mode, state) {
+        case (.all, .active), (.all, .inputClosed):
+            failPendingWrites(ChannelError.ioOnClosedChannel)
+            closeWithCloseNotify(context: context, promise: promise)
+        case (.all, .closing):
+            // Our close_notify is on its way and the close follows it.
+            context.channel.closeFuture.cascade(to: promise)
+        case (.all, .idle), (.all, .handshaking), (.all, .closed):
+            state = .closed
+            failPendingWrites(ChannelError.ioOnClosedChannel)
+            context.close(mode: mode, promise: promise)
+        case (.output, .active), (.output, .inputClosed), (.output, .closing):
+            promise?.fail(ChannelError.operationUnsupported)
+        case (.output, _), (.input, _):
+            context.close(mode: mode, promise: promise)
+        }
+    }
+
+    /// Encrypts the flushed writes into one network write and flushes it.
+    private func encryptFlushedWrites(context: ChannelHandlerContext) {
+        let plaintextBytes = pendingWrites.prefix(flushedWriteCount).reduce(0) { $0 + $1.data.readableBytes }
+        var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
+        var promises: [EventLoopPromise<Void>] = []
+        while flushedWriteCount > 0, var write = pendingWrites.first {
+            let (written, step) = write.data.withUnsafeReadableBytes { connection.write($0, output: &ciphertext) }
+            switch step {
+            case .done:
+                pendingWrites.removeFirst()
+                flushedWriteCount -= 1
+                if let promise = write.promise {
+                    promises.append(promise)
+                }
+            case .wantsMoreData, .closeNotify:
+                write.data.moveReaderIndex(forwardBy: written)
+                pendingWrites[pendingWrites.startIndex] = write
+                flushedWriteCount = 0
+            case .failed(let error):
+                context.write(wrapOutboundOut(ciphertext), promise: nil)
+                promises.forEach { $0.fail(error) }
+                fail(context: context, error: error)
+                return
+            }
+        }
+        let promise = Self.combine(promises, on: context.eventLoop)
+        if ciphertext.readableBytes > 0 || promise != nil {
+            context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promise)
+        }
+        connection.releaseIdleBuffers()
+    }
+
+    /// Writes and flushes whatever ciphertext OpenSSL has produced (handshake messages, alerts,
+    /// tickets, key updates).
+    private func sendOutput(context: ChannelHandlerContext) {
+        guard connection.hasOutput else {
+            return
+        }
+        var ciphertext = context.channel.allocator.buffer(capacity: 0)
+        connection.drainOutput(into: &ciphertext)
+        context.writeAndFlush(wrapOutboundOut(ciphertext), promise: nil)
+    }
+
+    // MARK: closing
+
+    /// Sends close_notify, then closes the channel once it has been written.
+    private func closeWithCloseNotify(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let peerAlreadyClosed = state == .inputClosed || connection.receivedCloseNotify
+        state = .closing
+        connection.shutdown()
+        var ciphertext = context.channel.allocator.buffer(capacity: 0)
+        connection.drainOutput(into: &ciphertext)
+        if peerAlreadyClosed {
+            context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
+        }
+        context.writeAndFlush(wrapOutboundOut(ciphertext)).assumeIsolated().whenComplete { _ in
+            context.close(promise: promise)
+        }
+    }
+
+    /// Reports `error`, sends any alert OpenSSL queued for the peer, and closes the channel.
+    private func fail(context: ChannelHandlerContext, error: TLSError) {
+        state = .closing
+        failPendingWrites(error)
+        sendOutput(context: context)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private func failPendingWrites(_ error: any Error) {
+        flushedWriteCount = 0
+        while let write = pendingWrites.popFirst() {
+            write.promise?.fail(error)
+        }
+    }
+
+    /// One promise that completes all of `promises`, or `nil` if there are none.
+    private static func combine(_ promises: [EventLoopPromise<Void>], on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
+        guard promises.count > 1 else {
+            return promises.first
+        }
+        let combined = eventLoop.makePromise(of: Void.self)
+        for promise in promises {
+            combined.futureResult.cascade(to: promise)
+        }
+        return combined
+    }
+}
+
+@available(*, unavailable)
+extension TLSHandler: Sendable {}
