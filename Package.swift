@@ -121,7 +121,7 @@ let package = Package(
         ),
 
         .testTarget(name: "EgressRulesTests", dependencies: ["EgressRules"]),
-        .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting"]),
+        .testTarget(name: "EgressCertificatesTests", dependencies: ["EgressCertificates", "EgressTesting", "COpenSSL"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
         .testTarget(
             name: "EgressTLSTests",

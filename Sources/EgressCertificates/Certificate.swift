@@ -24,6 +24,16 @@ public final class Certificate: @unchecked Sendable {
         self.init(owning: certificate)
     }
 
+    /// Parses a DER-encoded certificate.
+    public convenience init(der: [UInt8]) throws(CertificateError) {
+        let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor = buffer.baseAddress
+            return d2i_X509(nil, &cursor, buffer.count)
+        }
+        guard let parsed else { throw .openSSL("not a readable DER certificate") }
+        self.init(owning: parsed)
+    }
+
     /// The certificate as PEM text.
     public func pemString() throws(CertificateError) -> String {
         let bio = try MemoryBIO()

@@ -60,7 +60,9 @@ public final class LeafMinter: Sendable {
             try builder.addExtension(ext)
         }
         try builder.addSubjectAlternativeName(name)
-        let certificate = try builder.sign(with: signer)
+        // The leaf's key was set from its encoded point, which leaves OpenSSL without the decoded
+        // key that a TLS context checks; reading the signed certificate back gives it one.
+        let certificate = try Certificate(der: try builder.sign(with: signer).derBytes())
         return MintedLeaf(name: name, certificate: certificate, privateKey: leafKey, chain: [ca], notAfter: notAfter)
     }
 }

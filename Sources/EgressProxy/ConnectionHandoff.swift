@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import EgressTLS
 
 /// Takes a sniffed connection to its next stage: the HTTP exchange loop (plain HTTP, always:
 /// its requests are routed one by one), TLS interception (when an HTTPS rule matches), a
@@ -43,8 +44,25 @@ struct ConnectionHandoff {
         }
     }
 
+    /// Answers the handshake with a leaf minted for the SNI (or the address, for a client that
+    /// sends none), then serves the decrypted requests like plain HTTP, under the HTTPS rules.
     private func intercept(_ hello: ClientHello, rule: String, _ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer) {
-        refuse(context, kind: "tls", reason: "TLS interception is not available in this build")
+        guard let tls = services.tls else {
+            return refuse(context, kind: "tls", reason: "HTTPS interception has no certificate authority")
+        }
+        let name = hello.serverName ?? connection.destination.address.description
+        do {
+            let handler = try TLSHandler(context: try tls.serverContext(for: name), role: .server)
+            try context.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            return refuse(context, kind: "tls", reason: "cannot intercept TLS for \(name): \(error)")
+        }
+        var https = connection
+        https.scheme = "https"
+        https.serverName = hello.serverName
+        https.logger[metadataKey: "sni"] = .string(hello.serverName ?? "-")
+        connection.logger.info("connection", metadata: ["protocol": "tls", "sni": .string(hello.serverName ?? "-"), "action": "intercept", "rule": .string(rule)])
+        serveHTTP(context, sniffer, connection: https)
     }
 
     private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {

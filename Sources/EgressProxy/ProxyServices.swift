@@ -1,4 +1,3 @@
-import EgressCertificates
 import Logging
 import NIOCore
 import Workers
@@ -9,8 +8,8 @@ package struct ProxyServices: Sendable {
     package var rules: InterceptionRules
     package var upstream: UpstreamClient
     package var destinationGuard: DestinationGuard
-    /// Leaves for intercepted TLS; nil when HTTPS interception is not set up.
-    package var certificates: LeafCertificateCache?
+    /// Minted leaves and TLS contexts for intercepted TLS; nil when HTTPS interception is not set up.
+    package var tls: InterceptionTLS?
     /// The environment handlers see as `context.env`.
     package var env: [String: String]
     package var limits: ProxyLimits
@@ -21,14 +20,14 @@ package struct ProxyServices: Sendable {
 
     package init(
         rules: InterceptionRules, upstream: UpstreamClient, destinationGuard: DestinationGuard = DestinationGuard(),
-        certificates: LeafCertificateCache? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
+        tls: InterceptionTLS? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
         upstreamMark: UInt32? = nil, logger: Logger = Logger(label: "egress")
     ) {
         self.upstreamMark = upstreamMark
         self.rules = rules
         self.upstream = upstream
         self.destinationGuard = destinationGuard
-        self.certificates = certificates
+        self.tls = tls
         self.env = env
         self.limits = limits
         self.logger = logger

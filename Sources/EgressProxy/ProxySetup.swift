@@ -13,10 +13,10 @@ package enum ProxySetup {
     ) throws -> ProxyServices {
         let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
         let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
+        let tls = try InterceptionTLS(certificates: certificates, extraRootsPEMFile: extraRoots)
         return ProxyServices(
-            rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark),
-            destinationGuard: DestinationGuard(allowed: allow), certificates: certificates, env: env,
-            upstreamMark: upstreamMark, logger: logger
+            rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls),
+            destinationGuard: DestinationGuard(allowed: allow), tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
         )
     }
 

@@ -30,6 +30,20 @@ public final class ProxyTopology: Sendable {
 
     deinit {
         processes.withLock { $0.forEach { $0.stop() } }
+        try? FileManager.default.removeItem(atPath: hostsDirectory)
+    }
+
+    /// `ip netns exec` mounts `/etc/netns/NAME/hosts` over `/etc/hosts`: names for the container.
+    private var hostsDirectory: String {
+        "/etc/netns/\(container.name)"
+    }
+
+    /// Makes `names` resolve to `address` inside the container namespace (its `/etc/hosts`).
+    public func resolve(_ names: [String], to address: String) throws {
+        try FileManager.default.createDirectory(atPath: hostsDirectory, withIntermediateDirectories: true)
+        let path = hostsDirectory + "/hosts"
+        let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "127.0.0.1 localhost\n::1 localhost\n"
+        try (existing + "\(address) \(names.joined(separator: " "))\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// Starts `egressd run` in the container namespace with `rules` (YAML) and the listen, mark

@@ -1,3 +1,4 @@
+import COpenSSL
 import EgressCertificates
 import EgressTesting
 import Foundation
@@ -31,6 +32,13 @@ import Testing
         let caText = try OpenSSLTool.text(ofCertificate: store.certificateFile.path)
         let subjectKeyIdentifier = try #require(line(after: "Subject Key Identifier", in: caText))
         #expect(line(after: "Authority Key Identifier", in: text) == subjectKeyIdentifier)
+    }
+
+    @Test func mintedLeafCarriesADecodedKeyForTLSContexts() throws {
+        let leaf = try minter.mint(try LeafName("tls.example"))
+        // SSL_CTX_use_certificate needs the decoded public key; it must match the shared leaf key.
+        let publicKey = try #require(X509_get0_pubkey(leaf.certificate.pointer))
+        #expect(EVP_PKEY_eq(publicKey, leaf.privateKey.pointer) == 1)
     }
 
     @Test func wrongHostnameDoesNotVerify() throws {

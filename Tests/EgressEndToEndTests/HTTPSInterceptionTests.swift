@@ -1,0 +1,110 @@
+import EgressTesting
+import Foundation
+import Testing
+
+/// HTTPS through `egressd run`: interception with minted leaves that real clients inside the
+/// container verify against the proxy's CA (never `-k`), and untouched pass-through.
+@Suite(.requiresRoot, .serialized)
+struct HTTPSInterceptionTests {
+    private func interceptingTopology(internet: Bool = false) throws -> ProxyTopology {
+        let topology = try ProxyTopology()
+        try topology.resolve(["secure.example", "api.glob.example", "anything.test"], to: "203.0.113.40")
+        try topology.startProxy(internet: internet, rules: """
+            rules:
+              - https: secure.example
+                respond: { body: "secure\\n" }
+              - https: "*.glob.example"
+                respond: { body: "glob\\n" }
+              - https: "203.0.113.41"
+                respond: { body: "by address\\n" }
+            """)
+        return topology
+    }
+
+    @Test func curlVerifiesInterceptedHTTPSByNameAndGlob() throws {
+        let topology = try interceptingTopology()
+        for (url, expected) in [("https://secure.example/", "secure\n"), ("https://api.glob.example/x", "glob\n")] {
+            let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, url])
+            #expect(result.status == 0 && result.standardOutput == expected, "\(url): \(result.combinedOutput)")
+        }
+    }
+
+    @Test func clientWithoutSNIGetsALeafForTheAddress() throws {
+        let topology = try interceptingTopology()
+        let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, "https://203.0.113.41/"])
+        #expect(result.standardOutput == "by address\n", "\(result.combinedOutput)")
+    }
+
+    @Test func pythonVerifiesInterceptedHTTPS() throws {
+        let topology = try interceptingTopology()
+        let script = """
+            import ssl, urllib.request
+            context = ssl.create_default_context(cafile="\(topology.caCertificate)")
+            print(urllib.request.urlopen("https://secure.example/", context=context, timeout=10).read().decode(), end="")
+            """
+        let result = try topology.inContainer(["python3", "-c", script])
+        #expect(result.standardOutput == "secure\n", "\(result.combinedOutput)")
+    }
+
+    @Test func opensslClientVerifiesTheMintedChain() throws {
+        let topology = try interceptingTopology()
+        let result = try topology.inContainer([
+            "openssl", "s_client", "-connect", "203.0.113.40:443", "-servername", "secure.example",
+            "-verify_hostname", "secure.example", "-verify_return_error", "-CAfile", topology.caCertificate, "-alpn", "http/1.1",
+        ], input: "GET / HTTP/1.1\r\nHost: secure.example\r\nConnection: close\r\n\r\n")
+        #expect(result.standardOutput.contains("Verify return code: 0 (ok)"), "\(result.combinedOutput)")
+        #expect(result.standardOutput.contains("ALPN protocol: http/1.1"))
+        #expect(result.standardOutput.contains("secure"))
+    }
+
+    @Test(.enabled(if: ProcessRunner.isInstalled("node"), "node is not installed"))
+    func nodeFetchVerifiesInterceptedHTTPS() throws {
+        let topology = try interceptingTopology()
+        let result = try topology.inContainer(
+            ["env", "NODE_EXTRA_CA_CERTS=\(topology.caCertificate)", "node", "-e",
+             "fetch('https://secure.example/').then(r => r.text()).then(t => process.stdout.write(t)).catch(e => { console.error(e.cause ?? e); process.exit(1) })"]
+        )
+        #expect(result.standardOutput == "secure\n", "\(result.combinedOutput)")
+    }
+
+    @Test func unmatchedTLSIsPassedThroughUntouchedWithInternet() throws {
+        let topology = try ProxyTopology()
+        let origin = try OriginCertificates(in: topology.directory, names: ["origin.test"], addresses: ["198.51.100.2"])
+        let server = try topology.origin.spawn([
+            "openssl", "s_server", "-accept", "198.51.100.2:443", "-cert", origin.certificate, "-key", origin.key, "-www",
+        ])
+        topology.track(server)
+        _ = try server.waitForLine(startingWith: "ACCEPT")
+        try topology.resolve(["origin.test"], to: "198.51.100.2")
+        let proxy = try topology.startProxy(internet: true, rules: """
+            rules:
+              - https: secure.example
+                respond: { body: "secure\\n" }
+            """)
+        let result = try topology.inContainer(["curl", "-sS", "-v", "--cacert", origin.ca, "https://origin.test/"])
+        #expect(result.status == 0, "\(result.combinedOutput)")
+        #expect(result.standardError.contains("issuer: CN=Test Origin CA"))
+        try proxy.waitForLines(containing: "action=pass-through")
+    }
+
+    @Test func unmatchedTLSIsClosedWithoutInternet() throws {
+        let topology = try interceptingTopology(internet: false)
+        try topology.resolve(["elsewhere.test"], to: "203.0.113.50")
+        let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, "https://elsewhere.test/"])
+        #expect(result.status != 0)
+    }
+
+    @Test func malformedClientHelloIsClosedAndTheProxyKeepsServing() throws {
+        let topology = try interceptingTopology()
+        let script = """
+            import socket
+            s = socket.create_connection(("203.0.113.40", 443), timeout=10)
+            s.sendall(bytes([0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0x00, 0x00, 0x01, 0x00]))
+            print("closed" if s.recv(100) == b"" else "answered")
+            """
+        let broken = try topology.inContainer(["python3", "-c", script])
+        #expect(broken.standardOutput == "closed\n", "\(broken.combinedOutput)")
+        let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, "https://secure.example/"])
+        #expect(result.standardOutput == "secure\n")
+    }
+}
