@@ -112,6 +112,19 @@ let package = Package(
         // namespace topologies.
         .target(name: "EgressTesting"),
 
+        // The library API end to end: an interception proxy with handlers written in Swift.
+        .executableTarget(
+            name: "egress-example",
+            dependencies: [
+                "EgressProxy",
+                "Workers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/HandlerExample"
+        ),
+
         // Benchmarks: run in release mode (`scripts/bench`).
         .executableTarget(name: "RuleBenchmark", dependencies: ["EgressRules"], path: "Benchmarks/RuleBenchmark"),
         .executableTarget(

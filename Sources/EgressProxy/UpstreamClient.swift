@@ -58,7 +58,21 @@ package final class UpstreamClient: Sendable {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let tls = self.tls
-        let channel = try await bootstrap.connect(host: target.host, port: target.port) { channel in
+        let channel: UpstreamConnection.Channel
+        do {
+            channel = try await connect(bootstrap, to: target, tls: tls)
+        } catch {
+            throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
+        }
+        return UpstreamConnection(target: target, channel: channel) { [weak self] connection in
+            self?.release(connection)
+        }
+    }
+
+    private func connect(
+        _ bootstrap: ClientBootstrap, to target: UpstreamTarget, tls: (any UpstreamTLS)?
+    ) async throws -> UpstreamConnection.Channel {
+        try await bootstrap.connect(host: target.host, port: target.port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 if target.usesTLS {
                     guard let tls else { throw UpstreamError("TLS to \(target) is not configured") }
@@ -68,9 +82,21 @@ package final class UpstreamClient: Sendable {
                 return try UpstreamConnection.Channel(wrappingChannelSynchronously: channel)
             }
         }
-        return UpstreamConnection(target: target, channel: channel) { [weak self] connection in
-            self?.release(connection)
+    }
+
+    /// A connect failure in words: "connection refused", "timed out", the resolver's answer.
+    private static func reason(_ error: any Error) -> String {
+        let underlying = (error as? NIOConnectionError)?.connectionErrors.first?.error ?? (error as? NIOConnectionError)?.dnsAAAAError ?? error
+        if let io = underlying as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED: return "connection refused"
+            case ENETUNREACH, EHOSTUNREACH: return "no route to the host"
+            case ETIMEDOUT: return "timed out"
+            default: return "\(io)"
+            }
         }
+        if underlying is ChannelError, case .connectTimeout = underlying as? ChannelError { return "timed out" }
+        return "\(underlying)"
     }
 }
 

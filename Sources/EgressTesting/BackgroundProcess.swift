@@ -36,6 +36,20 @@ public final class BackgroundProcess: Sendable {
         stop()
     }
 
+    /// The process identifier.
+    public var processIdentifier: Int32 {
+        process.processIdentifier
+    }
+
+    /// The peak resident memory of the process so far (`VmHWM`), in bytes; nil once it exited.
+    public var peakResidentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes * 1024
+    }
+
     /// Whether the process is still running.
     public var isRunning: Bool {
         process.isRunning

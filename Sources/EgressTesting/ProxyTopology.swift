@@ -68,6 +68,20 @@ public final class ProxyTopology: Sendable {
         return proxy
     }
 
+    /// Starts `egress-example` (the proxy with Swift handlers of Examples/HandlerExample) in the
+    /// container namespace, in place of `egressd`; returns once it listens.
+    @discardableResult
+    public func startHandlerExample(internet: Bool) throws -> BackgroundProcess {
+        let example = ProcessRunner.productsDirectory.appendingPathComponent("egress-example").path
+        var arguments = [example, "--listen", "127.0.0.1:\(proxyPort)", "--listen", "[::1]:\(proxyPort)"]
+        arguments += ["--state-dir", directory.path("state"), "--mark", String(mark)]
+        if internet { arguments.append("--internet") }
+        let proxy = try container.spawn(arguments)
+        track(proxy)
+        try proxy.waitForLines(containing: "listening", count: 2)
+        return proxy
+    }
+
     /// Starts the JSON echo origin on the origin namespace's addresses at `port`.
     public func startOrigin(port: UInt16 = 80, name: String = "origin") throws {
         for address in [link.b.ipv4, link.b.ipv6] {

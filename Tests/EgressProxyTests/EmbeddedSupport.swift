@@ -1,0 +1,226 @@
+@testable import EgressProxy
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Helpers shared by the in-memory tests of the proxy's parts (sniffer, relay, exchange loop,
+/// conversion, deadline, built-in workers).
+enum EmbeddedSupport {
+    struct TimedOut: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
+    /// `work`'s result, or ``TimedOut`` once `limit` passes: a watchdog so that a broken
+    /// implementation fails the test instead of hanging it. `work` is left behind (not awaited)
+    /// on a timeout, so work that ignores cancellation cannot hold the test either.
+    static func within<Value: Sendable>(
+        _ limit: Duration = .seconds(20), _ what: String, _ work: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        let slot = Mutex<CheckedContinuation<Value, any Error>?>(nil)
+        let finish: @Sendable (Result<Value, any Error>) -> Void = { result in
+            slot.withLock { stored in
+                let continuation = stored
+                stored = nil
+                return continuation
+            }?.resume(with: result)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            slot.withLock { $0 = continuation }
+            let worker = Task {
+                do { finish(.success(try await work())) } catch { finish(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                worker.cancel()
+                finish(.failure(TimedOut(what: what)))
+            }
+        }
+    }
+
+    /// A wait that ignores cancellation and lasts until the test opens the gate: the shape of a
+    /// handler or a piece of work that hangs.
+    final class Gate: Sendable {
+        private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>], entered: Int)>((false, [], 0))
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let open = state.withLock { state in
+                    state.entered += 1
+                    if !state.open { state.waiters.append(continuation) }
+                    return state.open
+                }
+                if open { continuation.resume() }
+            }
+        }
+
+        /// How many waits began.
+        var entered: Int { state.withLock { $0.entered } }
+
+        func open() {
+            let waiters = state.withLock { state in
+                state.open = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    // MARK: HTTP/1.1 responses as bytes
+
+    /// One response read off the wire.
+    struct WireResponse: Sendable, CustomStringConvertible {
+        var statusLine: String
+        /// Header fields in order, names as sent.
+        var headers: [(name: String, value: String)]
+        var body: String
+
+        var status: Int { Int(statusLine.split(separator: " ")[1]) ?? -1 }
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        func headers(named name: String) -> [String] {
+            headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        }
+
+        var description: String { "\(statusLine) \(headers) \(body)" }
+    }
+
+    struct MalformedResponse: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Parses the responses a client would read from `bytes`: complete ones are returned and
+    /// removed from the buffer. `bodyless` says, per response, whether it answers a HEAD.
+    static func parseResponse(_ bytes: inout ByteBuffer, bodyless: Bool = false) throws -> WireResponse? {
+        let view = bytes.readableBytesView
+        guard let end = view.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
+        let headText = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        guard statusLine.hasPrefix("HTTP/1.") else { throw MalformedResponse(description: "not a status line: \(statusLine.debugDescription)") }
+        var headers: [(name: String, value: String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { throw MalformedResponse(description: "bad header line \(line.debugDescription)") }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        var response = WireResponse(statusLine: statusLine, headers: headers, body: "")
+        var cursor = end.upperBound - view.startIndex
+        let informational = (100..<200).contains(response.status)
+        if bodyless || informational || response.status == 204 || response.status == 304 {
+            bytes.moveReaderIndex(forwardBy: cursor)
+            return response
+        }
+        if let length = response.header("content-length").flatMap(Int.init) {
+            guard bytes.readableBytes - cursor >= length else { return nil }
+            response.body = bytes.getString(at: bytes.readerIndex + cursor, length: length) ?? ""
+            bytes.moveReaderIndex(forwardBy: cursor + length)
+            return response
+        }
+        if response.header("transfer-encoding")?.lowercased() == "chunked" {
+            var body = ""
+            while true {
+                let rest = bytes.getSlice(at: bytes.readerIndex + cursor, length: bytes.readableBytes - cursor) ?? ByteBuffer()
+                guard let lineEnd = rest.readableBytesView.firstRange(of: Array("\r\n".utf8)) else { return nil }
+                let sizeText = String(decoding: rest.readableBytesView[rest.readerIndex..<lineEnd.lowerBound], as: UTF8.self)
+                guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else {
+                    throw MalformedResponse(description: "bad chunk size \(sizeText.debugDescription)")
+                }
+                let dataStart = lineEnd.upperBound - rest.readerIndex
+                guard rest.readableBytes >= dataStart + size + 2 else { return nil }
+                body += rest.getString(at: rest.readerIndex + dataStart, length: size) ?? ""
+                cursor += dataStart + size + 2
+                if size == 0 { break }
+            }
+            response.body = body
+            bytes.moveReaderIndex(forwardBy: cursor)
+            return response
+        }
+        throw MalformedResponse(description: "response without framing: \(response)")
+    }
+
+    /// Reads what an exchange loop writes to an in-memory channel, response by response.
+    struct ResponseReader {
+        let channel: NIOAsyncTestingChannel
+        var pending = ByteBuffer()
+
+        init(_ channel: NIOAsyncTestingChannel) {
+            self.channel = channel
+        }
+
+        /// The next whole response (waiting for the loop to write it).
+        mutating func next(bodyless: Bool = false) async throws -> WireResponse {
+            while true {
+                if let response = try parseResponse(&pending, bodyless: bodyless) { return response }
+                switch try await channel.waitForOutboundWrite(as: IOData.self) {
+                case .byteBuffer(var chunk): pending.writeBuffer(&chunk)
+                case .fileRegion: throw MalformedResponse(description: "unexpected file region")
+                }
+            }
+        }
+
+        /// Bytes written but not yet read as a response.
+        var leftover: String { String(buffer: pending) }
+    }
+
+    // MARK: An HTTP origin on loopback
+
+    /// A loopback HTTP/1.1 server that answers every request with a plain-text echo of it: the
+    /// request line, then each header field as `name: value` in the order received, then
+    /// `body: <body>`.
+    final class EchoOrigin: Sendable {
+        let channel: any Channel
+        var port: Int { channel.localAddress?.port ?? 0 }
+
+        init(group: any EventLoopGroup) async throws {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        func close() async {
+            try? await channel.close()
+        }
+    }
+
+    private final class EchoHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private var text = ""
+        private var keepAlive = true
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                keepAlive = head.isKeepAlive
+                text = "\(head.method.rawValue) \(head.uri)\n"
+                for (name, value) in head.headers { text += "\(name): \(value)\n" }
+                text += "body: "
+            case .body(let chunk):
+                text += String(buffer: chunk)
+            case .end:
+                let body = ByteBuffer(string: text)
+                var headers = HTTPHeaders([("Content-Type", "text/plain"), ("Content-Length", String(body.readableBytes))])
+                headers.add(name: "X-Origin", value: "echo")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+}
