@@ -27,6 +27,8 @@ struct ConfigurationFile: Decodable {
         var handler: Double?
         /// Seconds to wait for a client's first bytes.
         var sniff: Double?
+        /// Seconds an HTTP connection may go without traffic before it is closed.
+        var idle: Double?
     }
 
     struct RuleFile: Decodable {

@@ -23,6 +23,7 @@ package struct ProxyConfiguration: Sendable {
     package var env: [String: String]
     package var handlerTimeout: Duration
     package var sniffTimeout: Duration
+    package var idleTimeout: Duration
     package var rules: [ConfiguredRule]
 
     /// Reads and checks the file at `path`; relative paths in it are relative to its directory.
@@ -75,6 +76,7 @@ package struct ProxyConfiguration: Sendable {
             env: file.env ?? [:],
             handlerTimeout: try Self.duration(file.timeouts?.handler, default: 30, "timeouts.handler"),
             sniffTimeout: try Self.duration(file.timeouts?.sniff, default: 0.5, "timeouts.sniff"),
+            idleTimeout: try Self.duration(file.timeouts?.idle, default: 60, "timeouts.idle"),
             rules: rules
         )
     }

@@ -40,7 +40,8 @@ package struct ProxyLimits: Sendable {
     package var sniffBytes = 16 * 1024 + 512
     /// How long the sniffer waits for a client's first bytes before treating it as opaque TCP.
     package var sniffTimeout: TimeAmount = .milliseconds(500)
-    /// How long a connection may stay idle between requests.
+    /// How long an HTTP connection may go without reading or writing anything before it is
+    /// closed (a stalled client, or a kept-alive connection nobody uses).
     package var idleTimeout: TimeAmount = .seconds(60)
 
     package init() {}

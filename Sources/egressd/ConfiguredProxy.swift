@@ -33,6 +33,7 @@ struct ConfiguredProxy: Service {
             env: configuration.env, logger: logger
         )
         services.limits.sniffTimeout = TimeAmount(configuration.sniffTimeout)
+        services.limits.idleTimeout = TimeAmount(configuration.idleTimeout)
         services.rules.replace(with: configuration.snapshot(upstream: services.upstream, destinationGuard: services.destinationGuard))
         self.server = ProxyServer(services: services, group: group)
     }

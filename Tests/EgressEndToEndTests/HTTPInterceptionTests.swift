@@ -144,6 +144,20 @@ struct HTTPInterceptionTests {
         #expect(result.standardOutput == "HTTP/1.1 400 Bad Request\nHTTP/1.1 431 Request Header Fields Too Large\n", "\(result.combinedOutput)")
     }
 
+    @Test func aClientThatStallsInItsHeadersIsClosedAfterTheIdleTimeout() throws {
+        let topology = try ProxyTopology()
+        try topology.startProxy(internet: false, extra: "timeouts: { idle: 1 }")
+        let script = """
+            import socket, time
+            s = socket.create_connection(("203.0.113.31", 80), timeout=15)
+            s.sendall(b"GET / HTTP/1.1\\r\\nHo")
+            started = time.monotonic()
+            print("closed" if s.recv(100) == b"" else "answered", round(time.monotonic() - started) <= 5)
+            """
+        let result = try topology.inContainer(["python3", "-c", script])
+        #expect(result.standardOutput == "closed True\n", "\(result.combinedOutput)")
+    }
+
     @Test func sigtermDrainsAndExits() throws {
         let topology = try ProxyTopology()
         let proxy = try topology.startProxy(internet: false)
