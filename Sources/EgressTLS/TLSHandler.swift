@@ -259,19 +259,22 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Encrypts the flushed writes into one network write and flushes it.
+    /// Encrypts the flushed writes into one network write and flushes it. The first write's
+    /// promise stands for the network write; the others are chained to it, in order.
     private func encryptFlushedWrites(context: ChannelHandlerContext) {
         let plaintextBytes = pendingWrites.prefix(flushedWriteCount).reduce(0) { $0 + $1.data.readableBytes }
         var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
-        var promises: [EventLoopPromise<Void>] = []
+        var promise: EventLoopPromise<Void>?
         while flushedWriteCount > 0, var write = pendingWrites.first {
             let (written, step) = write.data.withUnsafeReadableBytes { connection.write($0, output: &ciphertext) }
             switch step {
             case .done:
                 pendingWrites.removeFirst()
                 flushedWriteCount -= 1
-                if let promise = write.promise {
-                    promises.append(promise)
+                if let first = promise, let next = write.promise {
+                    first.futureResult.cascade(to: next)
+                } else {
+                    promise = promise ?? write.promise
                 }
             case .wantsMoreData, .closeNotify:
                 write.data.moveReaderIndex(forwardBy: written)
@@ -279,12 +282,11 @@ public final class TLSHandler: ChannelDuplexHandler {
                 flushedWriteCount = 0
             case .failed(let error):
                 context.write(wrapOutboundOut(ciphertext), promise: nil)
-                promises.forEach { $0.fail(error) }
+                promise?.fail(error)
                 fail(context: context, error: error)
                 return
             }
         }
-        let promise = Self.combine(promises, on: context.eventLoop)
         if ciphertext.readableBytes > 0 || promise != nil {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promise)
         }
@@ -333,18 +335,6 @@ public final class TLSHandler: ChannelDuplexHandler {
         while let write = pendingWrites.popFirst() {
             write.promise?.fail(error)
         }
-    }
-
-    /// One promise that completes all of `promises`, or `nil` if there are none.
-    private static func combine(_ promises: [EventLoopPromise<Void>], on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
-        guard promises.count > 1 else {
-            return promises.first
-        }
-        let combined = eventLoop.makePromise(of: Void.self)
-        for promise in promises {
-            combined.futureResult.cascade(to: promise)
-        }
-        return combined
     }
 }
 
