@@ -13,7 +13,7 @@ import NIOTLS
 ///   ``handshakeResult`` holds the details.
 /// - a ``TLSError`` through `errorCaught` when the handshake or the connection fails; the
 ///   handler then closes the channel itself. ``TLSError/uncleanShutdown`` when the peer closes
-///   the TCP connection after the handshake without close_notify (the channel is closing anyway).
+///   the TCP connection, or half-closes it, after the handshake without close_notify.
 /// - when the peer sends close_notify: if the channel allows remote half-closure
 ///   (`ChannelOptions.allowRemoteHalfClosure`), `ChannelEvent.inputClosed`, and writes still
 ///   work until the channel is closed; otherwise close_notify is answered, then
@@ -107,6 +107,27 @@ public final class TLSHandler: ChannelDuplexHandler {
             break
         }
         context.fireChannelInactive()
+    }
+
+    /// A TCP half-close from the peer (seen when the channel allows remote half-closure) is
+    /// the end of the TLS input only after close_notify; before it, it is a truncation.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .some(.inputClosed) = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch state {
+        case .idle:
+            state = .closed
+            context.close(promise: nil)
+        case .handshaking:
+            fail(context: context, error: .handshakeFailed("the connection closed during the handshake"))
+        case .active:
+            fail(context: context, error: .uncleanShutdown)
+        case .inputClosed, .closing, .closed:
+            // ChannelEvent.inputClosed already went up after close_notify, or nothing is listening.
+            break
+        }
     }
 
     /// Clients start the handshake as soon as the channel is active; servers wait for bytes.
