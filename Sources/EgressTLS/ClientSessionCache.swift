@@ -5,7 +5,10 @@ import Synchronization
 /// size (least recently stored or used goes first).
 ///
 /// Shared by every connection of a ``TLSContext``, from any event loop, so the table is behind a
-/// mutex. Owns one reference to each `SSL_SESSION` it holds.
+/// mutex. The cache keeps private copies: no `SSL` ever holds a session that is in the table,
+/// and each connection resumes from its own copy. (OpenSSL changes a session that an `SSL` is
+/// using; one session shared by concurrent handshakes made some of them fall back to a full
+/// handshake, and would be a data race besides.)
 final class ClientSessionCache: Sendable {
     /// One cached session; the pointer is only touched under the mutex.
     private struct Entry {
@@ -38,39 +41,42 @@ final class ClientSessionCache: Sendable {
         table.withLock { $0.entries.count }
     }
 
-    /// Keeps `session` for `key`, taking over the caller's reference; returns `false` (keeping
-    /// nothing, taking nothing) when the session cannot be resumed.
-    func store(_ session: OpaquePointer, for key: String) -> Bool {
-        guard SSL_SESSION_is_resumable(session) == 1 else {
-            return false
+    /// Keeps a copy of `session` for `key`, if it can be resumed; the caller keeps its reference.
+    func store(_ session: OpaquePointer, for key: String) {
+        guard SSL_SESSION_is_resumable(session) == 1, let copy = SSL_SESSION_dup(session) else {
+            return
         }
-        nonisolated(unsafe) let session = session
+        let entry = Entry(session: copy, lastUse: 0)
         table.withLock { table in
             table.clock += 1
-            if let old = table.entries.updateValue(Entry(session: session, lastUse: table.clock), forKey: key) {
+            var entry = entry
+            entry.lastUse = table.clock
+            if let old = table.entries.updateValue(entry, forKey: key) {
                 SSL_SESSION_free(old.session)
             } else if table.entries.count > capacity {
                 evictOldest(&table)
             }
         }
-        return true
     }
 
-    /// Offers the session kept for `key`, if any, to `ssl` for resumption (`SSL_set_session`
-    /// takes its own reference, so the entry may be evicted at any time afterwards).
+    /// Offers a copy of the session kept for `key`, if any, to `ssl` for resumption.
     func offer(to ssl: OpaquePointer, for key: String) {
-        nonisolated(unsafe) let ssl = ssl
-        table.withLock { table in
+        let copy: OpaquePointer? = table.withLock { table in
             guard var entry = table.entries[key] else {
-                return
+                return nil
             }
             table.clock += 1
             entry.lastUse = table.clock
             table.entries[key] = entry
-            if SSL_set_session(ssl, entry.session) != 1 {
-                ERR_clear_error()
-            }
+            return SSL_SESSION_dup(entry.session)
         }
+        guard let copy else {
+            return
+        }
+        if SSL_set_session(ssl, copy) != 1 {
+            ERR_clear_error()
+        }
+        SSL_SESSION_free(copy)
     }
 
     private func evictOldest(_ table: inout Table) {

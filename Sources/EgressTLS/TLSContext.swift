@@ -194,13 +194,14 @@ private func selectALPN(
     return SSL_TLSEXT_ERR_OK
 }
 
-/// OpenSSL's new-session callback for client contexts: keeps the session under the
-/// connection's server hostname. Returns 1 when the cache took the session's reference.
+/// OpenSSL's new-session callback for client contexts: keeps a copy of the session under the
+/// connection's server hostname. Returns 0: OpenSSL keeps its reference.
 private func storeClientSession(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
     guard let ssl, let session, let connection = TLSConnection.from(ssl), let key = connection.sessionCacheKey,
         let cache = connection.context.clientSessions
     else {
         return 0
     }
-    return cache.store(session, for: key) ? 1 : 0
+    cache.store(session, for: key)
+    return 0
 }

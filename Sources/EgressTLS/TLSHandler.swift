@@ -13,7 +13,7 @@ import NIOTLS
 ///   ``handshakeResult`` holds the details.
 /// - a ``TLSError`` through `errorCaught` when the handshake or the connection fails; the
 ///   handler then closes the channel itself. ``TLSError/uncleanShutdown`` when the peer closes
-///   the TCP connection after the handshake without close_notify (the channel is closing anyway).
+///   the TCP connection, or half-closes it, after the handshake without close_notify.
 /// - when the peer sends close_notify: if the channel allows remote half-closure
 ///   (`ChannelOptions.allowRemoteHalfClosure`), `ChannelEvent.inputClosed`, and writes still
 ///   work until the channel is closed; otherwise close_notify is answered, then
@@ -107,6 +107,27 @@ public final class TLSHandler: ChannelDuplexHandler {
             break
         }
         context.fireChannelInactive()
+    }
+
+    /// A TCP half-close from the peer (seen when the channel allows remote half-closure) is
+    /// the end of the TLS input only after close_notify; before it, it is a truncation.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .some(.inputClosed) = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch state {
+        case .idle:
+            state = .closed
+            context.close(promise: nil)
+        case .handshaking:
+            fail(context: context, error: .handshakeFailed("the connection closed during the handshake"))
+        case .active:
+            fail(context: context, error: .uncleanShutdown)
+        case .inputClosed, .closing, .closed:
+            // ChannelEvent.inputClosed already went up after close_notify, or nothing is listening.
+            break
+        }
     }
 
     /// Clients start the handshake as soon as the channel is active; servers wait for bytes.
@@ -259,19 +280,22 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Encrypts the flushed writes into one network write and flushes it.
+    /// Encrypts the flushed writes into one network write and flushes it. The first write's
+    /// promise stands for the network write; the others are chained to it, in order.
     private func encryptFlushedWrites(context: ChannelHandlerContext) {
         let plaintextBytes = pendingWrites.prefix(flushedWriteCount).reduce(0) { $0 + $1.data.readableBytes }
         var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
-        var promises: [EventLoopPromise<Void>] = []
+        var promise: EventLoopPromise<Void>?
         while flushedWriteCount > 0, var write = pendingWrites.first {
             let (written, step) = write.data.withUnsafeReadableBytes { connection.write($0, output: &ciphertext) }
             switch step {
             case .done:
                 pendingWrites.removeFirst()
                 flushedWriteCount -= 1
-                if let promise = write.promise {
-                    promises.append(promise)
+                if let first = promise, let next = write.promise {
+                    first.futureResult.cascade(to: next)
+                } else {
+                    promise = promise ?? write.promise
                 }
             case .wantsMoreData, .closeNotify:
                 write.data.moveReaderIndex(forwardBy: written)
@@ -279,12 +303,11 @@ public final class TLSHandler: ChannelDuplexHandler {
                 flushedWriteCount = 0
             case .failed(let error):
                 context.write(wrapOutboundOut(ciphertext), promise: nil)
-                promises.forEach { $0.fail(error) }
+                promise?.fail(error)
                 fail(context: context, error: error)
                 return
             }
         }
-        let promise = Self.combine(promises, on: context.eventLoop)
         if ciphertext.readableBytes > 0 || promise != nil {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promise)
         }
@@ -333,18 +356,6 @@ public final class TLSHandler: ChannelDuplexHandler {
         while let write = pendingWrites.popFirst() {
             write.promise?.fail(error)
         }
-    }
-
-    /// One promise that completes all of `promises`, or `nil` if there are none.
-    private static func combine(_ promises: [EventLoopPromise<Void>], on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
-        guard promises.count > 1 else {
-            return promises.first
-        }
-        let combined = eventLoop.makePromise(of: Void.self)
-        for promise in promises {
-            combined.futureResult.cascade(to: promise)
-        }
-        return combined
     }
 }
 

@@ -67,6 +67,24 @@ import Testing
         #expect(pair.server.recorder.receivedText == "early bird (unflushed)")
     }
 
+    @Test func aFlushEncryptsAllWritesIntoOneNetworkWrite() throws {
+        let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext())
+        try pair.interact()
+
+        let writes = ["one ", "two ", "three"].map { pair.client.channel.write(ByteBuffer(string: $0)) }
+        pair.client.channel.write(ByteBuffer(string: " four"), promise: nil)
+        #expect(try pair.client.takeOutbound().isEmpty)
+        pair.client.channel.flush()
+        let outbound = try pair.client.takeOutbound()
+        #expect(outbound.count == 1)
+        for write in writes {
+            try write.wait()
+        }
+
+        try pair.server.deliver(outbound)
+        #expect(pair.server.recorder.receivedText == "one two three four")
+    }
+
     @Test func closeSendsCloseNotifyAndThePeerClosesCleanly() throws {
         let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext())
         try pair.interact()
@@ -112,6 +130,7 @@ import Testing
         #expect(!clientHello.isEmpty)
 
         let server = EmbeddedChannel()
+        defer { _ = try? server.finish(acceptAlreadyClosed: true) }
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
         let handler = try TLSHandler(context: pki.serverContext(), role: .server)
         let recorder = EventRecorder()
@@ -130,6 +149,7 @@ import Testing
 
     @Test func clientAddedToAnActiveChannelStartsItsHandshake() throws {
         let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
         try channel.pipeline.syncOperations.addHandler(TLSHandler(context: pki.trustingClientContext(), role: .client(serverHostname: "localhost")))
         let hello = try #require(try channel.readOutbound(as: ByteBuffer.self))
@@ -138,6 +158,7 @@ import Testing
 
     @Test func handshakeAsksForReadsWithoutTheApplication() throws {
         let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         let reads = ReadCounter()
         try channel.pipeline.syncOperations.addHandlers([
             reads, TLSHandler(context: pki.trustingClientContext(), role: .client(serverHostname: "localhost")),

@@ -91,6 +91,26 @@ import Testing
         #expect(pair.server.recorder.tlsErrors == [.uncleanShutdown])
     }
 
+    @Test func tcpHalfCloseWithoutCloseNotifyIsAnUncleanShutdown() throws {
+        let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext(), serverHalfClosure: true)
+        try pair.interact()
+        pair.server.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.server.recorder.tlsErrors == [.uncleanShutdown])
+        #expect(!pair.server.recorder.inputClosed)
+        #expect(!pair.server.channel.isActive)
+    }
+
+    @Test func tcpHalfCloseAfterCloseNotifyIsReportedOnce() throws {
+        let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext(), serverHalfClosure: true)
+        try pair.interact()
+        try pair.client.channel.close().wait()
+        try pair.interact()
+        #expect(pair.server.recorder.inputClosed)
+        pair.server.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.server.recorder.errors.isEmpty)
+        #expect(pair.server.channel.isActive)
+    }
+
     @Test func eofBeforeAnyBytesIsNotAnError() throws {
         let server = try server()
         server.channel.pipeline.fireChannelInactive()

@@ -11,42 +11,6 @@ import Testing
         pki = try TestPKI.shared.get()
     }
 
-    /// Connects to 127.0.0.1:`port` as a client for `localhost`, sends `line`, and waits until
-    /// the reply contains `expected`. Without `autoRead`, the application asks for one read
-    /// after the handshake, and the handler must keep reading until it has plaintext.
-    private func exchange(
-        client context: TLSContext,
-        port: Int,
-        line: String,
-        expected: String,
-        autoRead: Bool = true
-    ) async throws -> (handshake: TLSHandshakeResult, reply: String) {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let eventLoop = group.next()
-        let handshake = eventLoop.makePromise(of: TLSHandshakeResult.self)
-        let reply = eventLoop.makePromise(of: String.self)
-        let channel = try await ClientBootstrap(group: eventLoop)
-            .channelOption(.autoRead, value: autoRead)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, role: .client(serverHostname: "localhost")),
-                        TextCollector(handshake: handshake, text: reply, until: expected),
-                    ])
-                }
-            }
-            .connect(host: "127.0.0.1", port: port)
-            .get()
-        let handshakeResult = try await handshake.futureResult.get()
-        try await channel.writeAndFlush(ByteBuffer(string: line))
-        if !autoRead {
-            channel.read()
-        }
-        let result = (handshakeResult, try await reply.futureResult.get())
-        try await channel.close()
-        return result
-    }
-
     @Test func clientTalksToOpenSSLServer() async throws {
         let directory = try TemporaryDirectory()
         let files = try pki.writeFiles(to: directory)
@@ -56,14 +20,14 @@ import Testing
         let port = try #require(Int(try await server.waitForOutput(matching: #"ACCEPT 127\.0\.0\.1:(\d+)"#)))
         let context = try TLSContext.client(extraRootsPEMFile: files.ca)
 
-        let first = try await exchange(client: context, port: port, line: "hello egress\n", expected: "\n")
+        let first = try await exchangeLine(client: context, port: port, line: "hello egress\n", expected: "\n")
         #expect(first.reply == "sserge olleh\n")
         #expect(first.handshake.peerCertificateVerified)
         #expect(first.handshake.negotiatedProtocol == "http/1.1")
         #expect(!first.handshake.sessionReused)
 
         // The session from the first connection resumes against a real server too.
-        let second = try await exchange(client: context, port: port, line: "again\n", expected: "\n")
+        let second = try await exchangeLine(client: context, port: port, line: "again\n", expected: "\n")
         #expect(second.reply == "niaga\n")
         #expect(second.handshake.sessionReused)
     }
@@ -75,7 +39,7 @@ import Testing
         let port = try #require(Int(try await server.waitForOutput(matching: #"ACCEPT 127\.0\.0\.1:(\d+)"#)))
 
         let context = try TLSContext.client(extraRootsPEMFile: files.ca)
-        let result = try await exchange(client: context, port: port, line: "backpressure\n", expected: "\n", autoRead: false)
+        let result = try await exchangeLine(client: context, port: port, line: "backpressure\n", expected: "\n", autoRead: false)
         #expect(result.reply == "erusserpkcab\n")
     }
 
@@ -87,7 +51,7 @@ import Testing
 
         await #expect(throws: TLSError.self) {
             // The system roots alone do not know the test CA.
-            _ = try await exchange(client: TLSContext.client(), port: port, line: "x\n", expected: "\n")
+            _ = try await exchangeLine(client: TLSContext.client(), port: port, line: "x\n", expected: "\n")
         }
     }
 
@@ -95,20 +59,8 @@ import Testing
     func openSSLClientTalksToServer(version: String) async throws {
         let directory = try TemporaryDirectory()
         let files = try pki.writeFiles(to: directory)
-        let context = try pki.serverContext()
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        let handshake = eventLoop.makePromise(of: TLSHandshakeResult.self)
-        let listener = try await ServerBootstrap(group: eventLoop)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, role: .server),
-                        LineEcho(handshake: handshake, lines: 1),
-                    ])
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let handshake = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: TLSHandshakeResult.self)
+        let listener = try await startLineEchoServer(context: pki.serverContext(), handshake: handshake)
         let port = try #require(listener.localAddress?.port)
 
         let client = try ChildProcess(openssl: [
@@ -133,19 +85,7 @@ import Testing
     @Test func tls12SessionResumesWithOpenSSLClient() async throws {
         let directory = try TemporaryDirectory()
         let files = try pki.writeFiles(to: directory)
-        let context = try pki.serverContext()
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        let listener = try await ServerBootstrap(group: eventLoop)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, role: .server),
-                        LineEcho(handshake: channel.eventLoop.makePromise(), lines: 1),
-                    ])
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let listener = try await startLineEchoServer(context: pki.serverContext())
         let port = try #require(listener.localAddress?.port)
         let session = directory.path + "/session.pem"
 

@@ -1,4 +1,5 @@
-import EgressTLS
+import COpenSSL
+@testable import EgressTLS
 import NIOCore
 import Testing
 
@@ -56,5 +57,50 @@ import Testing
         let fresh = try connect(client, to: pki.serverContext(), hostname: "localhost")
         #expect(fresh.client.handler.handshakeResult?.sessionReused == false)
         #expect(fresh.client.handler.handshakeResult?.peerCertificateVerified == true)
+    }
+}
+
+/// The client session table itself: copies, bounds, least recently used out first.
+@Suite struct ClientSessionCacheTests {
+    /// A resumable (it has an id) but otherwise empty session.
+    private func makeSession(id: UInt8) throws -> OpaquePointer {
+        let session = try #require(SSL_SESSION_new())
+        let bytes: [UInt8] = Array(repeating: id, count: 32)
+        #expect(SSL_SESSION_set1_id(session, bytes, UInt32(bytes.count)) == 1)
+        return session
+    }
+
+    @Test func keepsCopiesAndEvictsTheLeastRecentlyUsed() throws {
+        let cache = ClientSessionCache(capacity: 2)
+        for (index, key) in ["a", "b"].enumerated() {
+            let session = try makeSession(id: UInt8(index))
+            cache.store(session, for: key)
+            SSL_SESSION_free(session)  // the cache holds its own copy
+        }
+        let context = try TLSContext.client()
+        let ssl = try #require(SSL_new(context.sslContext))
+        defer { SSL_free(ssl) }
+        cache.offer(to: ssl, for: "a")  // "a" is now more recent than "b"
+        #expect(SSL_get_session(ssl) != nil)
+
+        let third = try makeSession(id: 3)
+        cache.store(third, for: "c")
+        SSL_SESSION_free(third)
+        #expect(cache.count == 2)
+
+        let probe = try #require(SSL_new(context.sslContext))
+        defer { SSL_free(probe) }
+        cache.offer(to: probe, for: "b")
+        #expect(SSL_get_session(probe) == nil)
+        cache.offer(to: probe, for: "a")
+        #expect(SSL_get_session(probe) != nil)
+    }
+
+    @Test func ignoresSessionsThatCannotResume() throws {
+        let cache = ClientSessionCache(capacity: 2)
+        let empty = try #require(SSL_SESSION_new())
+        cache.store(empty, for: "a")
+        SSL_SESSION_free(empty)
+        #expect(cache.count == 0)
     }
 }

@@ -43,8 +43,9 @@ final class EventRecorder: ChannelInboundHandler {
 }
 
 /// One side of an in-memory connection: an active `EmbeddedChannel` with a ``TLSHandler``
-/// and an ``EventRecorder``.
-struct InMemoryEndpoint {
+/// and an ``EventRecorder``. The channel is closed when the endpoint goes away, which breaks
+/// the reference cycle between a channel and its pipeline.
+final class InMemoryEndpoint {
     let channel: EmbeddedChannel
     let handler: TLSHandler
     let recorder: EventRecorder
@@ -56,6 +57,10 @@ struct InMemoryEndpoint {
         recorder = EventRecorder()
         try channel.pipeline.syncOperations.addHandlers([handler, recorder])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+    }
+
+    deinit {
+        _ = try? channel.finish(acceptAlreadyClosed: true)
     }
 
     /// Writes and flushes `text` as plaintext.

@@ -28,8 +28,9 @@ final class TextCollector: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received += String(buffer: unwrapInboundIn(data))
-        if received.contains(marker) {
+        let chunk = String(buffer: unwrapInboundIn(data))
+        received += chunk
+        if chunk.contains(marker) {
             text.succeed(received)
         }
     }
