@@ -26,7 +26,7 @@ private final class SnifferVerdicts {
 
 /// The sniffer in an `EmbeddedChannel`: bytes in, verdicts and released bytes out, its timer on
 /// the embedded clock.
-private struct SniffedChannel {
+private final class SniffedChannel {
     let channel = EmbeddedChannel()
     let verdicts = SnifferVerdicts()
 
@@ -62,6 +62,11 @@ private struct SniffedChannel {
 
     func finish() throws {
         _ = try channel.finish(acceptAlreadyClosed: true)
+    }
+
+    deinit {
+        // Also on a failed test: an open EmbeddedChannel asserts when it goes away.
+        _ = try? channel.finish(acceptAlreadyClosed: true)
     }
 }
 

@@ -147,7 +147,7 @@ enum EmbeddedSupport {
     }
 
     /// Reads what an exchange loop writes to an in-memory channel, response by response.
-    struct ResponseReader {
+    struct ResponseReader: Sendable {
         let channel: NIOAsyncTestingChannel
         var pending = ByteBuffer()
 
@@ -177,13 +177,23 @@ enum EmbeddedSupport {
     /// `body: <body>`.
     final class EchoOrigin: Sendable {
         let channel: any Channel
+        private let count: Count
         var port: Int { channel.localAddress?.port ?? 0 }
+        /// How many connections it accepted.
+        var accepted: Int { count.value.load(ordering: .acquiring) }
+
+        private final class Count: Sendable {
+            let value = Atomic<Int>(0)
+        }
 
         init(group: any EventLoopGroup) async throws {
+            let count = Count()
+            self.count = count
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    count.value.add(1, ordering: .releasing)
+                    return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(EchoHandler())
                     }

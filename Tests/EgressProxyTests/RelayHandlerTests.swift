@@ -30,7 +30,7 @@ private final class OutboundRecorder: ChannelOutboundHandler {
 
 /// Two connected `EmbeddedChannel`s on one loop joined by a relay pair, as the pass-through joins
 /// a client and its upstream.
-private struct RelayedPair {
+private final class RelayedPair {
     let loop = EmbeddedEventLoop()
     let client: EmbeddedChannel
     let upstream: EmbeddedChannel
@@ -61,6 +61,12 @@ private struct RelayedPair {
     func finish() throws {
         _ = try client.finish(acceptAlreadyClosed: true)
         _ = try upstream.finish(acceptAlreadyClosed: true)
+    }
+
+    deinit {
+        // Also on a failed test: an open EmbeddedChannel asserts when it goes away.
+        _ = try? client.finish(acceptAlreadyClosed: true)
+        _ = try? upstream.finish(acceptAlreadyClosed: true)
     }
 }
 
@@ -153,8 +159,7 @@ private struct RelayedPair {
     )
     func upstreamDataQueuedForAHalfClosedClientIsDeliveredBeforeTheClose() async throws {
         let total = 60_000  // under the default 64 KiB write-buffer high-water mark: no backpressure involved
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
+        let group = MultiThreadedEventLoopGroup.singleton
         let origin = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
