@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import EgressLinux
 import EgressTLS
 
 /// Takes a sniffed connection to its next stage: the HTTP exchange loop (plain HTTP, always:
@@ -77,8 +78,8 @@ struct ConnectionHandoff {
             return refuse(context, kind: kind, reason: "\(destination) is a \(refusal), which the proxy does not dial for a container")
         }
         let client = context.channel
-        let logger = connection.logger
-        let started = ContinuousClock.now
+        // Reads stop here: what the sniffer holds is all that ever enters user space.
+        client.setOption(.autoRead, value: false).whenFailure { _ in client.close(promise: nil) }
         let loopBound = NIOLoopBound((context, sniffer), eventLoop: context.eventLoop)
         var bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.seconds(10))
@@ -86,42 +87,87 @@ struct ConnectionHandoff {
         if let mark = services.upstreamMark {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
+        let log = PassThroughLog(logger: connection.logger, kind: kind, serverName: serverName)
+        let services = self.services
         bootstrap.connect(host: destination.address.description, port: Int(destination.port)).whenComplete { result in
             let (context, sniffer) = loopBound.value
             switch result {
             case .failure(let error):
-                logger.info("connection", metadata: [
-                    "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through",
-                    "error": .string("\(error)"),
-                ])
+                log.failed(error)
                 client.close(promise: nil)
             case .success(let upstream):
-                let (clientSide, upstreamSide) = RelayHandler.pair()
-                do {
-                    try client.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-                    try client.pipeline.syncOperations.addHandler(clientSide)
-                    try upstream.pipeline.syncOperations.addHandler(upstreamSide)
-                } catch {
-                    client.close(promise: nil)
-                    upstream.close(promise: nil)
-                    return
+                let held = sniffer.takeHeldBytes()
+                guard let relay = services.spliceRelay else {
+                    return Self.relayThroughNIO(context, sniffer, upstream: upstream, held: held, log: log)
                 }
-                sniffer.release(context)
-                let relay = NIOLoopBound((clientSide, upstreamSide), eventLoop: client.eventLoop)
-                client.closeFuture.and(upstream.closeFuture).whenComplete { _ in
-                    let (clientSide, upstreamSide) = relay.value
-                    logger.info("connection", metadata: [
-                        "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through",
-                        "bytes_up": .stringConvertible(clientSide.bytesRead), "bytes_down": .stringConvertible(upstreamSide.bytesRead),
-                        "duration": .string("\(ContinuousClock.now - started)"),
-                    ])
+                SplicePassThrough.start(client: client, upstream: upstream, held: held, relay: relay) { result in
+                    log.finished(result)
+                }.whenFailure { error in
+                    let (context, sniffer) = loopBound.value
+                    log.logger.debug("splice relay unavailable, relaying through NIO", metadata: ["error": .string("\(error)")])
+                    Self.relayThroughNIO(context, sniffer, upstream: upstream, held: held, log: log)
                 }
             }
+        }
+    }
+
+    /// The fallback relay: bytes pass through user space, in NIO buffers.
+    private static func relayThroughNIO(
+        _ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, upstream: any Channel, held: ByteBuffer?, log: PassThroughLog
+    ) {
+        let client = context.channel
+        let (clientSide, upstreamSide) = RelayHandler.pair()
+        do {
+            try client.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+            try client.pipeline.syncOperations.addHandler(clientSide)
+            try upstream.pipeline.syncOperations.addHandler(upstreamSide)
+        } catch {
+            client.close(promise: nil)
+            upstream.close(promise: nil)
+            return
+        }
+        if let held { upstream.writeAndFlush(held, promise: nil) }
+        sniffer.release(context)
+        client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+        let started = ContinuousClock.now
+        let relay = NIOLoopBound((clientSide, upstreamSide), eventLoop: client.eventLoop)
+        client.closeFuture.and(upstream.closeFuture).whenComplete { _ in
+            let (clientSide, upstreamSide) = relay.value
+            let up = clientSide.bytesRead + (held?.readableBytes ?? 0)
+            log.finished(relay: "nio", up: up, down: upstreamSide.bytesRead, duration: ContinuousClock.now - started, error: nil)
         }
     }
 
     private func refuse(_ context: ChannelHandlerContext, kind: String, reason: String) {
         connection.logger.info("connection", metadata: ["protocol": .string(kind), "action": "close", "reason": .string(reason)])
         context.close(promise: nil)
+    }
+}
+
+/// The decision log line of a pass-through connection.
+struct PassThroughLog: Sendable {
+    let logger: Logger
+    let kind: String
+    let serverName: String?
+
+    func failed(_ error: any Error) {
+        logger.info("connection", metadata: [
+            "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through", "error": .string("\(error)"),
+        ])
+    }
+
+    func finished(_ result: RelayResult) {
+        var error: String?
+        if case .failed(let failure) = result.outcome { error = failure.description }
+        finished(relay: "splice", up: Int(result.bytesToUpstream), down: Int(result.bytesToClient), duration: result.duration, error: error)
+    }
+
+    func finished(relay: String, up: Int, down: Int, duration: Duration, error: String?) {
+        var metadata: Logger.Metadata = [
+            "protocol": .string(kind), "sni": .string(serverName ?? "-"), "action": "pass-through", "relay": .string(relay),
+            "bytes_up": .stringConvertible(up), "bytes_down": .stringConvertible(down), "duration": .string("\(duration)"),
+        ]
+        if let error { metadata["error"] = .string(error) }
+        logger.info("connection", metadata: metadata)
     }
 }

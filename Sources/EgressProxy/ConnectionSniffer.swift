@@ -74,6 +74,12 @@ final class ConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
         verdict(found, context, self)
     }
 
+    /// The bytes held so far, now the caller's (for a relay that sends them itself).
+    func takeHeldBytes() -> ByteBuffer? {
+        defer { bytes = nil }
+        return bytes
+    }
+
     /// Passes the held bytes to the next handler and removes the sniffer from the pipeline.
     func release(_ context: ChannelHandlerContext) {
         if let held = bytes {

@@ -1,3 +1,4 @@
+import EgressLinux
 import Logging
 import NIOCore
 import Workers
@@ -13,6 +14,8 @@ package struct ProxyServices: Sendable {
     /// The environment handlers see as `context.env`.
     package var env: [String: String]
     package var limits: ProxyLimits
+    /// The `splice(2)` relay for pass-through; nil relays through NIO (bytes copied in user space).
+    package var spliceRelay: SpliceRelay?
     /// `SO_MARK` for upstream sockets, so iptables can exempt the proxy's own traffic.
     package var upstreamMark: UInt32?
     /// The decision log: one line per connection and per request.

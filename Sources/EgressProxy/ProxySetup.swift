@@ -1,4 +1,5 @@
 import EgressCertificates
+import EgressLinux
 import EgressRules
 import Logging
 import NIOCore
@@ -14,10 +15,16 @@ package enum ProxySetup {
         let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
         let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
         let tls = try InterceptionTLS(certificates: certificates, extraRootsPEMFile: extraRoots)
-        return ProxyServices(
+        var services = ProxyServices(
             rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls),
             destinationGuard: DestinationGuard(allowed: allow), tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
         )
+        do {
+            services.spliceRelay = try SpliceRelay()
+        } catch {
+            logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
+        }
+        return services
     }
 
     /// `ADDRESS:PORT`, or `[IPv6]:PORT`, as a socket address.

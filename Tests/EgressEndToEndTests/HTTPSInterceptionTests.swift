@@ -84,7 +84,8 @@ struct HTTPSInterceptionTests {
         let result = try topology.inContainer(["curl", "-sS", "-v", "--cacert", origin.ca, "https://origin.test/"])
         #expect(result.status == 0, "\(result.combinedOutput)")
         #expect(result.standardError.contains("issuer: CN=Test Origin CA"))
-        try proxy.waitForLines(containing: "action=pass-through")
+        let logged = try proxy.waitForLines(containing: "action=pass-through")
+        #expect(logged.first?.contains("relay=splice") == true, "\(logged)")
     }
 
     @Test func unmatchedTLSIsClosedWithoutInternet() throws {

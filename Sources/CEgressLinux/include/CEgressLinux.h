@@ -116,6 +116,13 @@ egress_error egress_listener_in_namespace(const char *namespace_path, const egre
 /// AF_INET6) inside the network namespace at `namespace_path`, the same way.
 egress_error egress_socket_in_namespace(const char *namespace_path, int family, int *fd_out);
 
+// MARK: Taking sockets over
+
+/// A close-on-exec duplicate of the socket of this process whose SO_COOKIE is `cookie`, found by
+/// scanning /proc/self/fd (cost: one getsockopt per open descriptor). For taking a connection
+/// out of an event loop that does not hand out its descriptors; ENOENT when there is none.
+egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out);
+
 #include "egress_splice_relay.h"
 
 #endif

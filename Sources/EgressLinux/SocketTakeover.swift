@@ -1,0 +1,17 @@
+import CEgressLinux
+
+/// Taking a connected socket over from code that owns it but will not hand out its descriptor
+/// (SwiftNIO): find it by its `SO_COOKIE`, a number the kernel gives each socket, and duplicate
+/// it. Once the owner closes its descriptor, the duplicate is the socket's only one.
+public enum SocketTakeover {
+    /// The `SO_COOKIE` socket option number.
+    public static let cookieOption: Int32 = 57
+
+    /// A close-on-exec duplicate of this process's socket whose cookie is `cookie`. Costs one
+    /// `getsockopt` per open descriptor of the process.
+    public static func duplicate(cookie: UInt64) throws -> Int32 {
+        var descriptor: Int32 = -1
+        try LinuxError.check(egress_duplicate_socket_with_cookie(cookie, &descriptor))
+        return descriptor
+    }
+}

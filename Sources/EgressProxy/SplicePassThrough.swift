@@ -1,0 +1,49 @@
+import EgressLinux
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Moves a pass-through connection pair out of the event loop into the `splice(2)` relay, so its
+/// bytes never enter user space: both sockets are taken over (found by `SO_COOKIE`, duplicated),
+/// the NIO channels closed, and the relay sends the bytes the sniffer held first.
+enum SplicePassThrough {
+    /// Hands `client` and `upstream` to `relay`; on failure nothing was taken over and the caller
+    /// relays through NIO instead. Must run on the channels' event loop.
+    static func start(
+        client: any Channel, upstream: any Channel, held: ByteBuffer?, relay: SpliceRelay,
+        completion: @escaping @Sendable (RelayResult) -> Void
+    ) -> EventLoopFuture<Void> {
+        cookie(of: client).and(cookie(of: upstream)).flatMapThrowing { cookies in
+            let clientSocket = try SocketTakeover.duplicate(cookie: cookies.0)
+            let upstreamSocket: Int32
+            do {
+                upstreamSocket = try SocketTakeover.duplicate(cookie: cookies.1)
+            } catch {
+                close(clientSocket)
+                throw error
+            }
+            do {
+                try relay.relay(
+                    client: clientSocket, upstream: upstreamSocket, initialUpstreamBytes: held.map { Array($0.readableBytesView) } ?? [],
+                    completion: completion
+                )
+            } catch {
+                close(clientSocket)
+                close(upstreamSocket)
+                throw error
+            }
+            // The relay owns the sockets now; the channels' descriptors go, the connections stay.
+            client.close(promise: nil)
+            upstream.close(promise: nil)
+        }
+    }
+
+    private static func cookie(of channel: any Channel) -> EventLoopFuture<UInt64> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(UpstreamError("the channel is not a socket"))
+        }
+        return provider.unsafeGetSocketOption(level: .init(rawValue: SOL_SOCKET), name: .init(rawValue: SocketTakeover.cookieOption))
+    }
+}
