@@ -74,7 +74,12 @@ package struct ForwardWorker: WorkerEntrypoint {
             request.headerFields[name] = nil
         }
         for field in context.props.setHeaders {
-            request.headerFields[field.name] = field.value
+            // The Host is the request's authority in swift-http-types.
+            if field.name.canonicalName == "host" {
+                request.head.authority = field.value
+            } else {
+                request.headerFields[field.name] = field.value
+            }
         }
         let hostname = request.head.authority.map(HTTPConversion.hostname(ofAuthority:))
         switch context.props.destination {

@@ -35,7 +35,11 @@ enum HTTPConversion {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headerFields.count + 1)
         if let host = hostOverride ?? request.authority { headers.add(name: "Host", value: host) }
-        for field in request.headerFields where !hopByHop.contains(field.name.canonicalName) && field.name != .expect {
+        let connectionScoped = namedByConnection(request.headerFields)
+        for field in request.headerFields
+        where !hopByHop.contains(field.name.canonicalName) && !connectionScoped.contains(field.name.canonicalName)
+            && field.name != .expect && field.name.canonicalName != "host"
+        {
             headers.add(name: field.name.rawName, value: field.value)
         }
         return HTTPRequestHead(
@@ -66,12 +70,27 @@ enum HTTPConversion {
     static func response(_ head: HTTPResponseHead) -> HTTPResponse {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
+        let connectionScoped = Set(head.headers[canonicalForm: "connection"].map { $0.lowercased() })
         for (name, value) in head.headers {
-            guard let fieldName = HTTPField.Name(name), !hopByHop.contains(fieldName.canonicalName) else { continue }
+            guard let fieldName = HTTPField.Name(name), !hopByHop.contains(fieldName.canonicalName),
+                  !connectionScoped.contains(fieldName.canonicalName)
+            else { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
         return HTTPResponse(status: status, headerFields: fields)
+    }
+
+    /// The field names a `Connection` header lists (RFC 9110 §7.6.1): hop-by-hop too.
+    private static func namedByConnection(_ fields: HTTPFields) -> Set<String> {
+        var names = Set<String>()
+        for value in fields[values: .connection] {
+            for token in value.split(separator: ",") {
+                let trimmed = token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+                names.insert(String(trimmed).lowercased())
+            }
+        }
+        return names
     }
 
     /// The hostname of an authority (`host`, `host:port`, `[v6]:port`), for rule matching.
@@ -89,7 +108,9 @@ enum HTTPConversion {
     static func port(ofAuthority authority: String) -> Int? {
         let afterHost = authority.hasPrefix("[") ? authority[(authority.firstIndex(of: "]") ?? authority.startIndex)...] : authority[...]
         guard let colon = afterHost.lastIndex(of: ":"), afterHost.firstIndex(of: ":") == colon else { return nil }
-        return Int(afterHost[afterHost.index(after: colon)...]).flatMap { (1...65535).contains($0) ? $0 : nil }
+        let digits = afterHost[afterHost.index(after: colon)...]
+        guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        return Int(digits).flatMap { (1...65535).contains($0) ? $0 : nil }
     }
 
     private static func absoluteForm(_ uri: String) -> (authority: String, path: String)? {

@@ -64,7 +64,8 @@ enum HTTPExchangeLoop {
             _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound)
             return false
         }
-        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        // 100 Continue exists from HTTP/1.1 on; an HTTP/1.0 client's Expect is ignored.
+        if head.version != .http1_0, head.version != .http0_9, head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
         }
         let (response, decision) = await RequestRouter.respond(

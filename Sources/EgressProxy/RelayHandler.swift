@@ -44,14 +44,14 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerClose(mode: .all)
+        partner?.partnerCloseAfterWrites(mode: .all)
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
-            // The peer finished sending: finish sending to the other side too.
-            partner?.partnerClose(mode: .output)
+            // The peer finished sending: finish sending to the other side too, after what is queued.
+            partner?.partnerCloseAfterWrites(mode: .output)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -81,8 +81,13 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
-    private func partnerClose(mode: CloseMode) {
-        context?.close(mode: mode, promise: nil)
+    /// Closes (`mode`) once everything already written has gone out: an empty write completes
+    /// after the writes queued before it.
+    private func partnerCloseAfterWrites(mode: CloseMode) {
+        guard let context else { return }
+        let closing = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
+        let channel = context.channel
+        closing.whenComplete { _ in channel.close(mode: mode, promise: nil) }
     }
 
     private var partnerWritable: Bool {

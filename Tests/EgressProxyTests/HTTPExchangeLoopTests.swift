@@ -272,7 +272,7 @@ private struct ExchangeLoopConnection {
 
     /// RFC 9110 §10.1.1: "A server that receives a 100-continue expectation in an HTTP/1.0
     /// request MUST ignore that expectation."
-    @Test(.disabled("bug: the exchange loop sends 100 Continue to HTTP/1.0 clients"))
+    @Test
     func expectContinueFromAnHTTP10ClientIsIgnored() async throws {
         try await ExchangeLoopConnection.with(rules: try rules(Worker(EchoRequest(), props: "echo"))) { connection in
             try await connection.send("PUT /up HTTP/1.0\r\nHost: api.example.com\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\ndata")
@@ -338,7 +338,7 @@ private struct ExchangeLoopConnection {
 
     /// A client may end its side after the request (`shutdown(SHUT_WR)`, as `nc -N` does) and
     /// still read the response. Whole proxy on loopback, as below.
-    @Test(.disabled("bug: ProxyServer does not allow remote half-closure, so a client's FIN closes the connection before the response"))
+    @Test
     func aClientThatHalfClosesAfterItsRequestStillGetsTheResponse() async throws {
         let (server, port) = try await loopbackProxy(limits: ProxyLimits())
         let received = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: ByteBuffer.self)
