@@ -193,13 +193,11 @@ private struct ExchangeLoopConnection {
         let rules = try rules(Worker(Hanging(), props: gate, name: "sloth", timeout: .milliseconds(100)))
         try rules.interceptOutboundHttp("echo.example", Worker(EchoRequest(), props: "echo"))
         try await ExchangeLoopConnection.with(rules: rules) { connection in
-            let started = ContinuousClock.now
             try await connection.send("GET /slow HTTP/1.1\r\nHost: api.example.com\r\n\r\n")
+            // The handler never ends (only the test opens its gate): an answer at all is the deadline's.
             let timedOut = try await connection.next()
-            let elapsed = ContinuousClock.now - started
             #expect(timedOut.status == 502)
             #expect(timedOut.body == "egress: handler sloth did not answer within 0.1 seconds\n")
-            #expect(elapsed < .seconds(2), "answered at the deadline, not when the handler ends: \(elapsed)")
             #expect(gate.entered == 1)
 
             try await connection.send("GET /next HTTP/1.1\r\nHost: echo.example\r\n\r\n")
@@ -390,7 +388,6 @@ private struct ExchangeLoopConnection {
         #expect(response.header("connection") == nil, "the response kept the connection alive")
         #expect(bytes.readableBytes == 0)
         #expect(elapsed >= .milliseconds(300), "closed only once idle for the timeout: \(elapsed)")
-        #expect(elapsed < .seconds(5), "closed by the idle timeout: \(elapsed)")
         try? await client.close()
         await server.closeListeners()
     }
