@@ -35,10 +35,9 @@ struct ConnectionHandoff {
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
         let channel = context.channel
         do {
-            try channel.pipeline.syncOperations.addHandlers(
-                IdleStateHandler(allTimeout: services.limits.idleTimeout), IdleConnectionCloser()
-            )
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
             let exchanges = try HTTPExchangeLoop.Channel(wrappingChannelSynchronously: channel)
             sniffer.release(context)
             let services = self.services
