@@ -28,7 +28,11 @@ import Testing
         return (server, String(address.split(separator: ":").last ?? ""))
     }
 
-    @Test func curlVerifiesAMintedLeafByName() throws {
+    @Test func curlVerifiesAMintedLeafByName() async throws {
+        try await offThread { try self.curlVerifiesAMintedLeafByNameBody() }
+    }
+
+    private func curlVerifiesAMintedLeafByNameBody() throws {
         let (server, port) = try serve("intercepted.example")
         defer { server.stop() }
         let result = try ProcessRunner.run("curl", [
@@ -39,7 +43,11 @@ import Testing
         #expect(result.standardOutput.contains("s_server"))
     }
 
-    @Test func curlRefusesTheLeafForAnotherName() throws {
+    @Test func curlRefusesTheLeafForAnotherName() async throws {
+        try await offThread { try self.curlRefusesTheLeafForAnotherNameBody() }
+    }
+
+    private func curlRefusesTheLeafForAnotherNameBody() throws {
         let (server, port) = try serve("intercepted.example")
         defer { server.stop() }
         let result = try ProcessRunner.run("curl", [
@@ -49,7 +57,11 @@ import Testing
         #expect(result.status == 60, "\(result.combinedOutput)")
     }
 
-    @Test func curlVerifiesAMintedLeafForAnAddress() throws {
+    @Test func curlVerifiesAMintedLeafForAnAddress() async throws {
+        try await offThread { try self.curlVerifiesAMintedLeafForAnAddressBody() }
+    }
+
+    private func curlVerifiesAMintedLeafForAnAddressBody() throws {
         let (server, port) = try serve("127.0.0.1")
         defer { server.stop() }
         let result = try ProcessRunner.run("curl", [
@@ -58,7 +70,11 @@ import Testing
         #expect(result.status == 0, "\(result.combinedOutput)")
     }
 
-    @Test func opensslClientVerifiesWithHostnameChecking() throws {
+    @Test func opensslClientVerifiesWithHostnameChecking() async throws {
+        try await offThread { try self.opensslClientVerifiesWithHostnameCheckingBody() }
+    }
+
+    private func opensslClientVerifiesWithHostnameCheckingBody() throws {
         let (server, port) = try serve("intercepted.example")
         defer { server.stop() }
         let result = try ProcessRunner.run("openssl", [

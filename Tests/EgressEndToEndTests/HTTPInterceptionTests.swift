@@ -6,7 +6,11 @@ import Testing
 /// (curl, python3) inside that namespace: plain HTTP by rule, forwarding, denial, reloads.
 @Suite(.requiresRoot, .serialized)
 struct HTTPInterceptionTests {
-    @Test func rulesMatchByHostGlobAddressPortAndCIDR() throws {
+    @Test func rulesMatchByHostGlobAddressPortAndCIDR() async throws {
+        try await offThread { try self.rulesMatchByHostGlobAddressPortAndCIDRBody() }
+    }
+
+    private func rulesMatchByHostGlobAddressPortAndCIDRBody() throws {
         let topology = try ProxyTopology()
         try topology.container.routeToLoopback("2001:db8:ffff::/48")
         try topology.startProxy(internet: false, rules: """
@@ -43,7 +47,11 @@ struct HTTPInterceptionTests {
         #expect(wrongPort.standardOutput == "403")
     }
 
-    @Test func unmatchedRequestsGoToTheOriginWithInternet() throws {
+    @Test func unmatchedRequestsGoToTheOriginWithInternet() async throws {
+        try await offThread { try self.unmatchedRequestsGoToTheOriginWithInternetBody() }
+    }
+
+    private func unmatchedRequestsGoToTheOriginWithInternetBody() throws {
         let topology = try ProxyTopology()
         try topology.startOrigin()
         try topology.startProxy(internet: true)
@@ -55,7 +63,11 @@ struct HTTPInterceptionTests {
         }
     }
 
-    @Test func unmatchedRequestsAreDeniedWithoutInternetAndTheConnectionStaysUsable() throws {
+    @Test func unmatchedRequestsAreDeniedWithoutInternetAndTheConnectionStaysUsable() async throws {
+        try await offThread { try self.unmatchedRequestsAreDeniedWithoutInternetAndTheConnectionStaysUsableBody() }
+    }
+
+    private func unmatchedRequestsAreDeniedWithoutInternetAndTheConnectionStaysUsableBody() throws {
         let topology = try ProxyTopology()
         let proxy = try topology.startProxy(internet: false)
         let result = try topology.inContainer([
@@ -67,7 +79,11 @@ struct HTTPInterceptionTests {
         try proxy.waitForLines(containing: "action=deny", count: 2)
     }
 
-    @Test func metadataAndLinkLocalAreNotPassedThrough() throws {
+    @Test func metadataAndLinkLocalAreNotPassedThrough() async throws {
+        try await offThread { try self.metadataAndLinkLocalAreNotPassedThroughBody() }
+    }
+
+    private func metadataAndLinkLocalAreNotPassedThroughBody() throws {
         let topology = try ProxyTopology()
         try topology.startProxy(internet: true)
         let result = try topology.inContainer(["curl", "-sS", "-w", "%{http_code}", "http://169.254.169.254/latest/meta-data/"])
@@ -75,7 +91,11 @@ struct HTTPInterceptionTests {
         #expect(result.standardOutput.hasSuffix("403"))
     }
 
-    @Test func forwardInjectsSecretsTheContainerNeverHolds() throws {
+    @Test func forwardInjectsSecretsTheContainerNeverHolds() async throws {
+        try await offThread { try self.forwardInjectsSecretsTheContainerNeverHoldsBody() }
+    }
+
+    private func forwardInjectsSecretsTheContainerNeverHoldsBody() throws {
         let topology = try ProxyTopology()
         try topology.startOrigin()
         try topology.startProxy(internet: false, rules: """
@@ -93,7 +113,11 @@ struct HTTPInterceptionTests {
         #expect(headers?["x-debug"] == nil)
     }
 
-    @Test func aRuleAddedByReloadAppliesToTheNextRequestOnAnOpenConnection() throws {
+    @Test func aRuleAddedByReloadAppliesToTheNextRequestOnAnOpenConnection() async throws {
+        try await offThread { try self.aRuleAddedByReloadAppliesToTheNextRequestOnAnOpenConnectionBody() }
+    }
+
+    private func aRuleAddedByReloadAppliesToTheNextRequestOnAnOpenConnectionBody() throws {
         let topology = try ProxyTopology()
         let proxy = try topology.startProxy(internet: false)
         let script = """
@@ -123,7 +147,11 @@ struct HTTPInterceptionTests {
         #expect(answers[0].last == answers[1].last, "the second request must use the same connection")
     }
 
-    @Test func malformedAndOversizedRequestsGetClearErrors() throws {
+    @Test func malformedAndOversizedRequestsGetClearErrors() async throws {
+        try await offThread { try self.malformedAndOversizedRequestsGetClearErrorsBody() }
+    }
+
+    private func malformedAndOversizedRequestsGetClearErrorsBody() throws {
         let topology = try ProxyTopology()
         try topology.startProxy(internet: false)
         let script = """
@@ -144,7 +172,11 @@ struct HTTPInterceptionTests {
         #expect(result.standardOutput == "HTTP/1.1 400 Bad Request\nHTTP/1.1 431 Request Header Fields Too Large\n", "\(result.combinedOutput)")
     }
 
-    @Test func aClientThatStallsInItsHeadersIsClosedAfterTheIdleTimeout() throws {
+    @Test func aClientThatStallsInItsHeadersIsClosedAfterTheIdleTimeout() async throws {
+        try await offThread { try self.aClientThatStallsInItsHeadersIsClosedAfterTheIdleTimeoutBody() }
+    }
+
+    private func aClientThatStallsInItsHeadersIsClosedAfterTheIdleTimeoutBody() throws {
         let topology = try ProxyTopology()
         try topology.startProxy(internet: false, extra: "timeouts: { idle: 1 }")
         let script = """
@@ -158,7 +190,11 @@ struct HTTPInterceptionTests {
         #expect(result.standardOutput == "closed True\n", "\(result.combinedOutput)")
     }
 
-    @Test func sigtermDrainsAndExits() throws {
+    @Test func sigtermDrainsAndExits() async throws {
+        try await offThread { try self.sigtermDrainsAndExitsBody() }
+    }
+
+    private func sigtermDrainsAndExitsBody() throws {
         let topology = try ProxyTopology()
         let proxy = try topology.startProxy(internet: false)
         proxy.send(SIGTERM)

@@ -21,7 +21,11 @@ struct HTTPSInterceptionTests {
         return topology
     }
 
-    @Test func curlVerifiesInterceptedHTTPSByNameAndGlob() throws {
+    @Test func curlVerifiesInterceptedHTTPSByNameAndGlob() async throws {
+        try await offThread { try self.curlVerifiesInterceptedHTTPSByNameAndGlobBody() }
+    }
+
+    private func curlVerifiesInterceptedHTTPSByNameAndGlobBody() throws {
         let topology = try interceptingTopology()
         for (url, expected) in [("https://secure.example/", "secure\n"), ("https://api.glob.example/x", "glob\n")] {
             let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, url])
@@ -29,13 +33,21 @@ struct HTTPSInterceptionTests {
         }
     }
 
-    @Test func clientWithoutSNIGetsALeafForTheAddress() throws {
+    @Test func clientWithoutSNIGetsALeafForTheAddress() async throws {
+        try await offThread { try self.clientWithoutSNIGetsALeafForTheAddressBody() }
+    }
+
+    private func clientWithoutSNIGetsALeafForTheAddressBody() throws {
         let topology = try interceptingTopology()
         let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, "https://203.0.113.41/"])
         #expect(result.standardOutput == "by address\n", "\(result.combinedOutput)")
     }
 
-    @Test func pythonVerifiesInterceptedHTTPS() throws {
+    @Test func pythonVerifiesInterceptedHTTPS() async throws {
+        try await offThread { try self.pythonVerifiesInterceptedHTTPSBody() }
+    }
+
+    private func pythonVerifiesInterceptedHTTPSBody() throws {
         let topology = try interceptingTopology()
         let script = """
             import ssl, urllib.request
@@ -46,7 +58,11 @@ struct HTTPSInterceptionTests {
         #expect(result.standardOutput == "secure\n", "\(result.combinedOutput)")
     }
 
-    @Test func opensslClientVerifiesTheMintedChain() throws {
+    @Test func opensslClientVerifiesTheMintedChain() async throws {
+        try await offThread { try self.opensslClientVerifiesTheMintedChainBody() }
+    }
+
+    private func opensslClientVerifiesTheMintedChainBody() throws {
         let topology = try interceptingTopology()
         let result = try topology.inContainer([
             "openssl", "s_client", "-connect", "203.0.113.40:443", "-servername", "secure.example",
@@ -58,7 +74,11 @@ struct HTTPSInterceptionTests {
     }
 
     @Test(.enabled(if: ProcessRunner.isInstalled("node"), "node is not installed"))
-    func nodeFetchVerifiesInterceptedHTTPS() throws {
+    func nodeFetchVerifiesInterceptedHTTPS() async throws {
+        try await offThread { try self.nodeFetchVerifiesInterceptedHTTPSBody() }
+    }
+
+    private func nodeFetchVerifiesInterceptedHTTPSBody() throws {
         let topology = try interceptingTopology()
         let result = try topology.inContainer(
             ["env", "NODE_EXTRA_CA_CERTS=\(topology.caCertificate)", "node", "-e",
@@ -67,7 +87,11 @@ struct HTTPSInterceptionTests {
         #expect(result.standardOutput == "secure\n", "\(result.combinedOutput)")
     }
 
-    @Test func unmatchedTLSIsPassedThroughUntouchedWithInternet() throws {
+    @Test func unmatchedTLSIsPassedThroughUntouchedWithInternet() async throws {
+        try await offThread { try self.unmatchedTLSIsPassedThroughUntouchedWithInternetBody() }
+    }
+
+    private func unmatchedTLSIsPassedThroughUntouchedWithInternetBody() throws {
         let topology = try ProxyTopology()
         let origin = try OriginCertificates(in: topology.directory, names: ["origin.test"], addresses: ["198.51.100.2"])
         let server = try topology.origin.spawn([
@@ -88,14 +112,22 @@ struct HTTPSInterceptionTests {
         #expect(logged.first?.contains("relay=splice") == true, "\(logged)")
     }
 
-    @Test func unmatchedTLSIsClosedWithoutInternet() throws {
+    @Test func unmatchedTLSIsClosedWithoutInternet() async throws {
+        try await offThread { try self.unmatchedTLSIsClosedWithoutInternetBody() }
+    }
+
+    private func unmatchedTLSIsClosedWithoutInternetBody() throws {
         let topology = try interceptingTopology(internet: false)
         try topology.resolve(["elsewhere.test"], to: "203.0.113.50")
         let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, "https://elsewhere.test/"])
         #expect(result.status != 0)
     }
 
-    @Test func malformedClientHelloIsClosedAndTheProxyKeepsServing() throws {
+    @Test func malformedClientHelloIsClosedAndTheProxyKeepsServing() async throws {
+        try await offThread { try self.malformedClientHelloIsClosedAndTheProxyKeepsServingBody() }
+    }
+
+    private func malformedClientHelloIsClosedAndTheProxyKeepsServingBody() throws {
         let topology = try interceptingTopology()
         let script = """
             import socket

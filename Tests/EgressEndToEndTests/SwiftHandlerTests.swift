@@ -17,7 +17,11 @@ struct SwiftHandlerTests {
         return (topology, proxy)
     }
 
-    @Test func swiftHandlersAnswerHTTPAndHTTPS() throws {
+    @Test func swiftHandlersAnswerHTTPAndHTTPS() async throws {
+        try await offThread { try self.swiftHandlersAnswerHTTPAndHTTPSBody() }
+    }
+
+    private func swiftHandlersAnswerHTTPAndHTTPSBody() throws {
         let (topology, _) = try topology()
         let plain = try topology.inContainer(["curl", "-sS", "http://hello.example/a?b=c"])
         #expect(plain.standardOutput == "hello from a Swift handler: GET http://hello.example/a?b=c\n", "\(plain.combinedOutput)")
@@ -25,7 +29,11 @@ struct SwiftHandlerTests {
         #expect(secure.standardOutput == "hello from a Swift handler, over TLS: GET https://hello.example/x\n", "\(secure.combinedOutput)")
     }
 
-    @Test func uploadsOf100MiBStreamWithAndWithoutALength() throws {
+    @Test func uploadsOf100MiBStreamWithAndWithoutALength() async throws {
+        try await offThread { try self.uploadsOf100MiBStreamWithAndWithoutALengthBody() }
+    }
+
+    private func uploadsOf100MiBStreamWithAndWithoutALengthBody() throws {
         let (topology, proxy) = try topology()
         let file = topology.directory.path("upload.bin")
         #expect(FileManager.default.createFile(atPath: file, contents: nil))
@@ -40,7 +48,11 @@ struct SwiftHandlerTests {
         #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
-    @Test func downloadsOf100MiBStreamFromAHandlerOverHTTPAndHTTPS() throws {
+    @Test func downloadsOf100MiBStreamFromAHandlerOverHTTPAndHTTPS() async throws {
+        try await offThread { try self.downloadsOf100MiBStreamFromAHandlerOverHTTPAndHTTPSBody() }
+    }
+
+    private func downloadsOf100MiBStreamFromAHandlerOverHTTPAndHTTPSBody() throws {
         let (topology, proxy) = try topology()
         for url in ["http://download.example/\(Self.hundredMiB)", "http://download.example/\(Self.hundredMiB)?chunked"] {
             let result = try topology.inContainer(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", url], timeout: 120)
@@ -55,7 +67,11 @@ struct SwiftHandlerTests {
         #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
-    @Test func downloadsOf100MiBStreamThroughForwarding() throws {
+    @Test func downloadsOf100MiBStreamThroughForwarding() async throws {
+        try await offThread { try self.downloadsOf100MiBStreamThroughForwardingBody() }
+    }
+
+    private func downloadsOf100MiBStreamThroughForwardingBody() throws {
         let (topology, proxy) = try topology(internet: true)
         try topology.startOrigin()
         let viaHandler = try topology.inContainer([
@@ -71,7 +87,11 @@ struct SwiftHandlerTests {
         #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
-    @Test func aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServing() throws {
+    @Test func aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServing() async throws {
+        try await offThread { try self.aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServingBody() }
+    }
+
+    private func aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServingBody() throws {
         let (topology, _) = try topology()
         let thrown = try topology.inContainer(["curl", "-sS", "-w", "%{http_code}", "http://throws.example/"])
         #expect(thrown.standardOutput == "egress: handler Failing failed: the example handler broke on purpose\n502", "\(thrown.combinedOutput)")
@@ -81,7 +101,11 @@ struct SwiftHandlerTests {
         #expect(after.standardOutput.hasPrefix("hello from"))
     }
 
-    @Test func anUpstreamThatIsDownOrResetsGivesA502() throws {
+    @Test func anUpstreamThatIsDownOrResetsGivesA502() async throws {
+        try await offThread { try self.anUpstreamThatIsDownOrResetsGivesA502Body() }
+    }
+
+    private func anUpstreamThatIsDownOrResetsGivesA502Body() throws {
         let (topology, _) = try topology(internet: true)
         // No origin listens: the handler's own fetch fails, and so does plain forwarding.
         let down = try topology.inContainer(["curl", "-sS", "-w", "%{http_code}", "http://annotated.example/"])
@@ -104,7 +128,11 @@ struct SwiftHandlerTests {
         #expect(reset.standardOutput.hasSuffix("502"))
     }
 
-    @Test func aClientThatDisconnectsMidBodyLeavesTheProxyServing() throws {
+    @Test func aClientThatDisconnectsMidBodyLeavesTheProxyServing() async throws {
+        try await offThread { try self.aClientThatDisconnectsMidBodyLeavesTheProxyServingBody() }
+    }
+
+    private func aClientThatDisconnectsMidBodyLeavesTheProxyServingBody() throws {
         let (topology, _) = try topology()
         let script = """
             import socket
@@ -118,7 +146,11 @@ struct SwiftHandlerTests {
         #expect(after.standardOutput == "received 3 bytes in 1 chunks\n", "\(after.combinedOutput)")
     }
 
-    @Test func aServerThatSpeaksFirstWorksThroughTheProxy() throws {
+    @Test func aServerThatSpeaksFirstWorksThroughTheProxy() async throws {
+        try await offThread { try self.aServerThatSpeaksFirstWorksThroughTheProxyBody() }
+    }
+
+    private func aServerThatSpeaksFirstWorksThroughTheProxyBody() throws {
         let (topology, proxy) = try topology(internet: true)
         let banner = try topology.origin.spawn(["python3", "-u", "-c", """
             import socket

@@ -7,7 +7,11 @@ import Testing
 /// egressd's transparent listener; the local address of each is its original destination.
 @Suite(.requiresRoot, .serialized)
 struct TransparentModeTests {
-    @Test func tproxyInterceptsHTTPAndHTTPS() throws {
+    @Test func tproxyInterceptsHTTPAndHTTPS() async throws {
+        try await offThread { try self.tproxyInterceptsHTTPAndHTTPSBody() }
+    }
+
+    private func tproxyInterceptsHTTPAndHTTPSBody() throws {
         let client = try NetworkNamespace(prefix: "egtc")
         let proxy = try NetworkNamespace(prefix: "egtp")
         let link = try NetworkNamespace.link(client, proxy)

@@ -369,6 +369,7 @@ private struct ExchangeLoopConnection {
     @Test func aKeptAliveConnectionLeftIdleIsClosedAfterTheIdleTimeout() async throws {
         var limits = ProxyLimits()
         limits.idleTimeout = .milliseconds(300)
+        limits.sniffTimeout = .seconds(30)  // a loaded machine may be slow to send the request
         let group = MultiThreadedEventLoopGroup.singleton
         let (server, port) = try await loopbackProxy(limits: limits)
         let received = group.next().makePromise(of: ByteBuffer.self)

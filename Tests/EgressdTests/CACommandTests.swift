@@ -12,7 +12,11 @@ struct CACommandTests {
         state = directory.path("state")
     }
 
-    @Test func initCreatesTheCAOnceAndPrintsItsPath() throws {
+    @Test func initCreatesTheCAOnceAndPrintsItsPath() async throws {
+        try await offThread { try self.initCreatesTheCAOnceAndPrintsItsPathBody() }
+    }
+
+    private func initCreatesTheCAOnceAndPrintsItsPathBody() throws {
         let first = try Egressd.run(["ca", "init", "--state-dir", state])
         #expect(first.status == 0, "\(first.combinedOutput)")
         #expect(first.standardOutput == "\(state)/ca.crt\n")
@@ -25,7 +29,11 @@ struct CACommandTests {
         #expect(try String(contentsOfFile: "\(state)/ca.crt", encoding: .utf8) == certificate)
     }
 
-    @Test func showPrintsSubjectFingerprintAndValidityButNeverTheKey() throws {
+    @Test func showPrintsSubjectFingerprintAndValidityButNeverTheKey() async throws {
+        try await offThread { try self.showPrintsSubjectFingerprintAndValidityButNeverTheKeyBody() }
+    }
+
+    private func showPrintsSubjectFingerprintAndValidityButNeverTheKeyBody() throws {
         #expect(try Egressd.run(["ca", "init", "--state-dir", state]).status == 0)
         let shown = try Egressd.run(["ca", "show", "--state-dir", state])
         #expect(shown.status == 0, "\(shown.combinedOutput)")
@@ -41,14 +49,22 @@ struct CACommandTests {
         #expect(!shown.combinedOutput.contains(keyBody))
     }
 
-    @Test func showDoesNotCreateAMissingCA() throws {
+    @Test func showDoesNotCreateAMissingCA() async throws {
+        try await offThread { try self.showDoesNotCreateAMissingCABody() }
+    }
+
+    private func showDoesNotCreateAMissingCABody() throws {
         let shown = try Egressd.run(["ca", "show", "--state-dir", state])
         #expect(shown.status != 0)
         #expect(shown.standardError.contains("cannot read \(state)/ca.crt"))
         #expect(!FileManager.default.fileExists(atPath: state))
     }
 
-    @Test func mintWritesTheLeafThenTheCA() throws {
+    @Test func mintWritesTheLeafThenTheCA() async throws {
+        try await offThread { try self.mintWritesTheLeafThenTheCABody() }
+    }
+
+    private func mintWritesTheLeafThenTheCABody() throws {
         let out = directory.path("chain.pem")
         let minted = try Egressd.run(["ca", "mint", "api.example.com", "--state-dir", state, "--out", out])
         #expect(minted.status == 0, "\(minted.combinedOutput)")
@@ -64,7 +80,11 @@ struct CACommandTests {
         #expect(verified.status == 0, "\(verified.combinedOutput)")
     }
 
-    @Test func mintCanWriteTheLeafKeyForServingItButNeverPrintsIt() throws {
+    @Test func mintCanWriteTheLeafKeyForServingItButNeverPrintsIt() async throws {
+        try await offThread { try self.mintCanWriteTheLeafKeyForServingItButNeverPrintsItBody() }
+    }
+
+    private func mintCanWriteTheLeafKeyForServingItButNeverPrintsItBody() throws {
         let out = directory.path("chain.pem"), keyOut = directory.path("leaf.key")
         let minted = try Egressd.run(["ca", "mint", "a.example", "--state-dir", state, "--out", out, "--key-out", keyOut])
         #expect(minted.status == 0, "\(minted.combinedOutput)")
@@ -78,7 +98,11 @@ struct CACommandTests {
         #expect(try String(contentsOfFile: keyOut, encoding: .utf8) != caKey)
     }
 
-    @Test func mintToStandardOutput() throws {
+    @Test func mintToStandardOutput() async throws {
+        try await offThread { try self.mintToStandardOutputBody() }
+    }
+
+    private func mintToStandardOutputBody() throws {
         let minted = try Egressd.run(["ca", "mint", "198.51.100.7", "--state-dir", state])
         #expect(minted.status == 0, "\(minted.combinedOutput)")
         #expect(minted.standardOutput.hasPrefix("-----BEGIN CERTIFICATE-----"))
@@ -99,7 +123,11 @@ struct CACommandTests {
         #expect(!result.combinedOutput.contains("PRIVATE KEY"))
     }
 
-    @Test func corruptKeyIsRefusedAndKept() throws {
+    @Test func corruptKeyIsRefusedAndKept() async throws {
+        try await offThread { try self.corruptKeyIsRefusedAndKeptBody() }
+    }
+
+    private func corruptKeyIsRefusedAndKeptBody() throws {
         #expect(try Egressd.run(["ca", "init", "--state-dir", state]).status == 0)
         try "garbage\n".write(toFile: "\(state)/ca.key", atomically: true, encoding: .utf8)
         let minted = try Egressd.run(["ca", "mint", "a.example", "--state-dir", state])

@@ -51,16 +51,16 @@ final class ChildProcess: Sendable {
 
     /// Waits until the output matches `pattern`, and returns the match's first capture group
     /// (or the whole match).
-    func waitForOutput(matching pattern: String, timeout: Duration = .seconds(10)) async throws -> String {
+    func waitForOutput(matching pattern: String, timeout: Duration = .seconds(30)) async throws -> String {
         let regex = try Regex(pattern)
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        repeat {
             if let match = outputText.firstMatch(of: regex) {
                 let captured = match.output.count > 1 ? match.output[1].substring : match.output[0].substring
                 return String(captured ?? "")
             }
             try await Task.sleep(for: .milliseconds(20))
-        }
+        } while ContinuousClock.now < deadline
         throw Timeout(description: "no output matching \(pattern) within \(timeout); output so far:\n\(outputText)")
     }
 
