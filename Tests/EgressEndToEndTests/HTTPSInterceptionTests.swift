@@ -112,6 +112,26 @@ struct HTTPSInterceptionTests {
         #expect(logged.first?.contains("relay=splice") == true, "\(logged)")
     }
 
+    @Test func aStarRuleInterceptsEveryName() async throws {
+        try await offThread { try self.aStarRuleInterceptsEveryNameBody() }
+    }
+
+    private func aStarRuleInterceptsEveryNameBody() throws {
+        let topology = try ProxyTopology()
+        try topology.resolve(["first.test", "second.example.org"], to: "203.0.113.44")
+        try topology.startProxy(internet: false, rules: """
+            rules:
+              - https: first.test
+                respond: { body: "first\\n" }
+              - https: "*"
+                respond: { body: "star\\n" }
+            """)
+        for (url, expected) in [("https://first.test/", "first\n"), ("https://second.example.org/", "star\n"), ("https://203.0.113.45/", "star\n")] {
+            let result = try topology.inContainer(["curl", "-sS", "--cacert", topology.caCertificate, url])
+            #expect(result.standardOutput == expected, "\(url): \(result.combinedOutput)")
+        }
+    }
+
     @Test func unmatchedTLSIsClosedWithoutInternet() async throws {
         try await offThread { try self.unmatchedTLSIsClosedWithoutInternetBody() }
     }

@@ -2,6 +2,7 @@
 import EgressRules
 import NIOCore
 import Testing
+import Workers
 
 @Suite struct DestinationTests {
     @Test func socketAddressesBecomeDestinations() throws {
@@ -29,5 +30,29 @@ import Testing
         #expect(DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))]).refusal(for: loopback) == nil)
         #expect(DestinationGuard().refusal(for: Destination(address: try #require(IPAddress("203.0.113.7")), port: 443)) == nil)
         #expect(DestinationGuard(ownListeners: [loopback]).refusal(for: loopback) == "the proxy's own listener")
+    }
+}
+
+@Suite struct InterceptionRulesTests {
+    private struct Nothing: WorkerEntrypoint {
+        func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response { Response() }
+    }
+
+    @Test func interceptAllCoversPort80OfEveryAddressBothFamilies() throws {
+        let rules = InterceptionRules(internet: false)
+        rules.interceptAllOutboundHttp(Worker(Nothing(), name: "all"))
+        let http = rules.snapshot.http
+        for address in ["203.0.113.7", "10.1.2.3", "2001:db8::1", "::ffff:198.51.100.1"] {
+            let ip = try #require(IPAddress(address))
+            #expect(http.match(hostname: "any.example", address: ip, port: 80)?.value.name == "all", "\(address)")
+            #expect(http.match(hostname: nil, address: ip, port: 8080) == nil, "\(address):8080")
+        }
+        #expect(rules.snapshot.https.count == 0)
+    }
+
+    @Test func anInvalidTargetRegistersNothing() {
+        let rules = InterceptionRules(internet: true)
+        #expect(throws: RuleTargetError.self) { try rules.interceptOutboundHttps("10.*.0.1", Worker(Nothing())) }
+        #expect(rules.snapshot.https.count == 0)
     }
 }
