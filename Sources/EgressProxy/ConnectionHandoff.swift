@@ -15,6 +15,13 @@ struct ConnectionHandoff {
     func hand(_ found: SniffedProtocol, _ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer) {
         switch found {
         case .http:
+            if let upgrade = sniffer.heldBytes.flatMap(UpgradeRequest.init), !interceptsHTTP(host: upgrade.host),
+               services.rules.snapshot.internet
+            {
+                // A protocol switch (WebSocket, ...) no rule intercepts: tunnel it, don't parse it.
+                // (Without internet it goes the HTTP way, to a 403 that says why.)
+                return passThrough(context, sniffer, kind: "http upgrade \(upgrade.protocols)", serverName: upgrade.host)
+            }
             serveHTTP(context, sniffer, connection: connection)
         case .tls(let hello):
             let snapshot = services.rules.snapshot
@@ -30,6 +37,12 @@ struct ConnectionHandoff {
         case .opaque, .needMoreBytes:
             passThrough(context, sniffer, kind: "tcp", serverName: nil)
         }
+    }
+
+    /// Whether an HTTP rule matches a request for `host` on this connection.
+    private func interceptsHTTP(host: String?) -> Bool {
+        let destination = connection.destination
+        return services.rules.snapshot.http.match(hostname: host, address: destination.address, port: destination.port) != nil
     }
 
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {

@@ -74,6 +74,11 @@ final class ConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
         verdict(found, context, self)
     }
 
+    /// The bytes held so far, to look at (they stay held).
+    var heldBytes: ByteBuffer? {
+        bytes
+    }
+
     /// The bytes held so far, now the caller's (for a relay that sends them itself).
     func takeHeldBytes() -> ByteBuffer? {
         defer { bytes = nil }

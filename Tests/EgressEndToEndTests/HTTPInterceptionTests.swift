@@ -190,6 +190,45 @@ struct HTTPInterceptionTests {
         #expect(result.standardOutput == "closed True\n", "\(result.combinedOutput)")
     }
 
+    @Test func anUpgradeNoRuleInterceptsBecomesATunnel() async throws {
+        try await offThread { try self.anUpgradeNoRuleInterceptsBecomesATunnelBody() }
+    }
+
+    private func anUpgradeNoRuleInterceptsBecomesATunnelBody() throws {
+        let topology = try ProxyTopology()
+        let origin = try topology.origin.spawn(["python3", "-u", "-c", """
+            import socket
+            server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("198.51.100.2", 8088)); server.listen(); print("LISTENING", flush=True)
+            while True:
+                client, _ = server.accept()
+                head = b""
+                while b"\\r\\n\\r\\n" not in head: head += client.recv(1024)
+                client.sendall(b"HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n")
+                while True:
+                    data = client.recv(1024)
+                    if not data: break
+                    client.sendall(data.upper())
+                client.close()
+            """])
+        topology.track(origin)
+        _ = try origin.waitForLine(startingWith: "LISTENING")
+        let proxy = try topology.startProxy(internet: true)
+        let script = """
+            import socket
+            s = socket.create_connection(("198.51.100.2", 8088), timeout=10)
+            s.sendall(b"GET /ws HTTP/1.1\\r\\nHost: ws.test:8088\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n")
+            reply = b""
+            while b"\\r\\n\\r\\n" not in reply: reply += s.recv(1024)
+            print(reply.split(b"\\r\\n")[0].decode())
+            s.sendall(b"raw bytes after the switch")
+            print(s.recv(1024).decode())
+            """
+        let result = try topology.inContainer(["python3", "-c", script])
+        #expect(result.standardOutput == "HTTP/1.1 101 Switching Protocols\nRAW BYTES AFTER THE SWITCH\n", "\(result.combinedOutput)")
+        try proxy.waitForLines(containing: "protocol=http upgrade echo relay=splice")
+    }
+
     @Test func sigtermDrainsAndExits() async throws {
         try await offThread { try self.sigtermDrainsAndExitsBody() }
     }
