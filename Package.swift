@@ -111,7 +111,7 @@ let package = Package(
 
         // Test support: temporary directories, real programs run as a user would, network
         // namespace topologies.
-        .target(name: "EgressTesting"),
+        .target(name: "EgressTesting", dependencies: ["EgressLinux"]),
 
         // The library API end to end: an interception proxy with handlers written in Swift.
         .executableTarget(
@@ -141,6 +141,7 @@ let package = Package(
             name: "EgressTLSTests",
             dependencies: [
                 "EgressTLS",
+                "EgressTesting",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,53 +1,67 @@
+import EgressLinux
 import Foundation
 import Synchronization
 
 /// A long-running program a test talks to (for example `openssl s_server`): started now,
 /// its standard output collected as it comes, terminated when the object goes away.
 public final class BackgroundProcess: Sendable {
-    private let process: Process
-    private let input: FileHandle
+    private let process: SpawnedProcess
+    private let input: Int32
     private let output = OutputBuffer()
 
     /// Starts `executable` with `arguments`; standard error is merged into standard output.
     public init(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = try ProcessRunner.resolve(executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let inputPipe = Pipe()
-        process.standardInput = inputPipe
-        self.input = inputPipe.fileHandleForWriting
-        self.process = process
-        let reader = pipe.fileHandleForReading
-        reader.readabilityHandler = { [output] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            }
+        let (outputRead, outputWrite) = try Pipes.make()
+        let (inputRead, inputWrite) = try Pipes.make()
+        defer {
+            close(outputWrite)
+            close(inputRead)
         }
-        try process.run()
+        do {
+            process = try SpawnedProcess(
+                executable: try ProcessRunner.resolve(executable).path, arguments: arguments,
+                standardInput: inputRead, standardOutput: outputWrite, standardError: outputWrite
+            )
+        } catch {
+            close(outputRead)
+            close(inputWrite)
+            throw error
+        }
+        input = inputWrite
+        Thread.detachNewThread { [output] in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(outputRead, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                output.text.withLock { $0 += String(decoding: buffer[..<count], as: UTF8.self) }
+            }
+            close(outputRead)
+        }
     }
 
     deinit {
         stop()
+        close(input)
     }
 
     /// The process identifier.
     public var processIdentifier: Int32 {
-        process.processIdentifier
+        process.pid
     }
 
     /// The peak resident memory of the process so far (`VmHWM`), in bytes; nil once it exited.
     public var peakResidentBytes: Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+        guard let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return nil }
         return kilobytes * 1024
+    }
+
+    /// The exit status once the process has ended, else nil.
+    public var exitStatus: Int32? {
+        process.exitStatus
     }
 
     /// Whether the process is still running.
@@ -92,32 +106,39 @@ public final class BackgroundProcess: Sendable {
         printed.split(separator: "\n").filter { $0.contains(text) }.map(String.init)
     }
 
+    /// Writes `text` to the process's standard input.
+    public func write(_ text: String) throws {
+        try Pipes.write(Array(text.utf8), to: input)
+    }
+
     /// Writes `line` and a newline to the process's standard input.
     public func writeLine(_ line: String) throws {
-        try input.write(contentsOf: Data((line + "\n").utf8))
+        try Pipes.write(Array((line + "\n").utf8), to: input)
     }
 
     /// Sends `signal` to the process.
     public func send(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        process.send(signal)
     }
 
     /// Waits for the process to exit and returns its exit status.
     public func waitForExit(timeout: TimeInterval = 15) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        guard !process.isRunning else { throw TestSupportError("still running after \(timeout)s") }
-        return process.terminationStatus
+        while Date() < deadline {
+            if let status = process.exitStatus { return status }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        throw TestSupportError("still running after \(timeout)s")
     }
 
     /// Terminates the process (SIGTERM, then SIGKILL) and waits for it.
     public func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        process.send(SIGTERM)
         let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        process.send(SIGKILL)
+        _ = process.waitForExit()
     }
 }
 

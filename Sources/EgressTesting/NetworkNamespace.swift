@@ -22,8 +22,11 @@ public final class NetworkNamespace: Sendable {
         geteuid() == 0
     }
 
-    /// Creates a namespace named `PREFIX-PID-N` and brings its loopback up.
+    /// Creates a namespace named `PREFIX-PID-N` and brings its loopback up. Namespaces of this
+    /// form left by a test process that no longer exists (one that crashed or was killed) are
+    /// removed first.
     public init(prefix: String = "egt") throws {
+        _ = Self.removeStale
         name = "\(prefix)-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         try Self.checked("ip", ["netns", "add", name])
         do {
@@ -37,6 +40,19 @@ public final class NetworkNamespace: Sendable {
     deinit {
         remove()
     }
+
+    /// Once per test process: deletes this support's `egPREFIX-PID-N` namespaces whose PID is gone, with the
+    /// `/etc/netns/NAME` files a topology may have left.
+    private static let removeStale: Void = {
+        for stale in (try? list()) ?? [] {
+            let parts = stale.split(separator: "-")
+            guard parts.count == 3, parts[0].hasPrefix("eg"), let pid = pid_t(parts[1]), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            _ = try? ProcessRunner.run("ip", ["netns", "delete", stale])
+            try? FileManager.default.removeItem(atPath: "/etc/netns/\(stale)")
+        }
+    }()
 
     /// The namespace file (`/run/netns/NAME`), for `setns(2)` and so for
     /// `NetworkNamespaceSockets`.

@@ -1,3 +1,4 @@
+import EgressLinux
 import Foundation
 
 /// What a finished command printed and how it ended.
@@ -26,28 +27,33 @@ public enum ProcessRunner {
     ) throws -> ProcessResult {
         let scratch = try TemporaryDirectory("egress-run")
         let outputPath = scratch.path("stdout"), errorPath = scratch.path("stderr")
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-              FileManager.default.createFile(atPath: errorPath, contents: nil)
-        else { throw TestSupportError("cannot create output files in \(scratch.url.path)") }
-        let process = Process()
-        process.executableURL = try resolve(executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        let inputPipe = Pipe()
-        process.standardInput = inputPipe
-        try process.run()
-        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inputPipe.fileHandleForWriting.close()
-        let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        process.waitUntilExit()
-        watchdog.cancel()
-        let status = process.terminationReason == .uncaughtSignal
-            ? 128 + process.terminationStatus : process.terminationStatus
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let error = open(errorPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer {
+            if output >= 0 { close(output) }
+            if error >= 0 { close(error) }
+        }
+        guard output >= 0, error >= 0 else { throw TestSupportError("cannot create output files in \(scratch.url.path)") }
+        let (inputRead, inputWrite) = try Pipes.make()
+        let process: SpawnedProcess
+        do {
+            defer { close(inputRead) }
+            process = try SpawnedProcess(
+                executable: try resolve(executable).path, arguments: arguments, environment: environment,
+                standardInput: inputRead, standardOutput: output, standardError: error
+            )
+        } catch {
+            close(inputWrite)
+            throw error
+        }
+        // A child that does not read its input is fine: the write fails with EPIPE, not a signal.
+        try? Pipes.write(Array((input ?? "").utf8), to: inputWrite)
+        close(inputWrite)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+        process.send(SIGKILL)
         return ProcessResult(
-            status: status,
+            status: process.waitForExit(),
             standardOutput: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
             standardError: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
         )

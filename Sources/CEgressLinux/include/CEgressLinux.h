@@ -12,6 +12,7 @@
 #define C_EGRESS_LINUX_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 // MARK: Errors
@@ -115,6 +116,17 @@ egress_error egress_listener_in_namespace(const char *namespace_path, const egre
 /// Makes an unconnected, non-blocking, close-on-exec TCP socket of `family` (AF_INET or
 /// AF_INET6) inside the network namespace at `namespace_path`, the same way.
 egress_error egress_socket_in_namespace(const char *namespace_path, int family, int *fd_out);
+
+// MARK: Starting processes
+
+/// Starts the program at `path` with `argv` (NULL-terminated; argv[0] included) and `envp`
+/// (NULL-terminated, or NULL to inherit this process's environment). Its standard input, output
+/// and error are `stdin_fd`, `stdout_fd` and `stderr_fd` (-1: /dev/null); every other descriptor
+/// is closed in the child, and its signal mask and dispositions are reset to the defaults (a
+/// test runner's blocked signals are not inherited). Uses posix_spawn: nothing runs between fork
+/// and exec, so it is safe from any thread.
+egress_error egress_spawn(const char *path, char *const argv[], char *const envp[], int stdin_fd, int stdout_fd,
+                          int stderr_fd, pid_t *pid_out);
 
 // MARK: Taking sockets over
 

@@ -1,4 +1,5 @@
 import EgressTLS
+import EgressTesting
 import Foundation
 
 /// A throwaway certificate authority and a leaf for `localhost`, `127.0.0.1` and `::1`, made
@@ -109,18 +110,10 @@ enum OpenSSLCommand {
     }
 
     static func run(_ arguments: [String], in directory: TemporaryDirectory) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(errorText)")
+        // `sh` changes into the directory, then becomes openssl with the arguments as given.
+        let result = try ProcessRunner.run("/bin/sh", ["-c", "cd \"$0\" && exec openssl \"$@\"", directory.path] + arguments)
+        guard result.status == 0 else {
+            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(result.standardError)")
         }
     }
 }
