@@ -19,6 +19,8 @@ final class ConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
     private var bytes: ByteBuffer?
     private var timeout: Scheduled<Void>?
     private var decided = false
+    /// The client half-closed while the sniffer held its bytes: passed on after them.
+    private var inputClosed = false
 
     init(limits: ProxyLimits, verdict: @escaping Verdict) {
         self.limits = limits
@@ -49,6 +51,25 @@ final class ConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
             decide(seen.getInteger(at: seen.readerIndex, as: UInt8.self) == 0x16 ? .malformedTLS("ClientHello too long") : .opaque, context)
         case let found:
             decide(found, context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let channelEvent = event as? ChannelEvent, case .inputClosed = channelEvent else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        inputClosed = true
+        guard !decided else { return }
+        guard let seen = bytes, seen.readableBytes > 0 else {
+            // Connected and closed without a byte (a port check, a cancelled connect): nothing to do.
+            decided = true
+            timeout?.cancel()
+            context.close(promise: nil)
+            return
+        }
+        switch ProtocolSniffer.classify(seen) {
+        case .needMoreBytes: decide(.opaque, context)
+        case let found: decide(found, context)
         }
     }
 
@@ -92,6 +113,7 @@ final class ConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(held))
             context.fireChannelReadComplete()
         }
+        if inputClosed { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -28,7 +28,11 @@ package final class UpstreamClient: Sendable {
     /// Sends `request` to `target` and returns the response once its head arrived.
     package func send(_ request: Request, to target: UpstreamTarget) async throws -> Response {
         if let pooled = takeIdle(for: target) {
-            return try await pooled.send(request)
+            do {
+                return try await pooled.send(request)
+            } catch is StaleConnection {
+                // The origin closed it while it sat idle; the request was not delivered.
+            }
         }
         return try await connect(to: target).send(request)
     }

@@ -28,6 +28,10 @@ final class UpstreamConnection: Sendable {
         self.idle = idle
         let (stream, continuation) = AsyncStream<Job>.makeStream()
         self.jobs = continuation
+        // An origin that closes an idle kept-alive connection is noticed here, before reuse.
+        channel.channel.closeFuture.whenComplete { [self] _ in
+            closed.store(true, ordering: .releasing)
+        }
         Task { [self] in
             await serve(channel, jobs: stream)
         }
@@ -58,6 +62,9 @@ final class UpstreamConnection: Sendable {
                     let reusable = try await exchange(job, parts: &parts, outbound: outbound, answered: &answered)
                     guard reusable else { return }
                     idle(self)
+                } catch let stale as StaleConnection {
+                    job.response.resume(throwing: stale)
+                    return
                 } catch {
                     if !answered { job.response.resume(throwing: UpstreamError("\(target): \(error)")) }
                     return
@@ -74,18 +81,34 @@ final class UpstreamConnection: Sendable {
         answered: inout Bool
     ) async throws -> Bool {
         let head = HTTPConversion.upstreamHead(job.request.head)
-        try await outbound.write(.head(head))
+        // A body of known bytes can be sent again: a kept-alive connection the origin closed
+        // while idle is then reported as stale, and the client retries on a new one.
+        let replayable = job.request.body.knownLength != nil
+        do {
+            try await outbound.write(.head(head))
+        } catch {
+            throw StaleConnection(reason: "\(error)")
+        }
         for try await chunk in job.request.body {
             try await outbound.write(.body(.byteBuffer(chunk)))
         }
         try await outbound.write(.end(nil))
 
         var responseHead: HTTPResponseHead
+        var first = true
         repeat {
-            guard case .head(let next) = try await parts.next() else {
+            let part: HTTPClientResponsePart?
+            do {
+                part = try await parts.next()
+            } catch where first && replayable {
+                throw StaleConnection(reason: "\(error)")
+            }
+            guard case .head(let next) = part else {
+                if first && replayable { throw StaleConnection(reason: "closed before sending a response") }
                 throw UpstreamError("closed before sending a response")
             }
             responseHead = next
+            first = false
         } while responseHead.status.code / 100 == 1 && responseHead.status.code != 101
 
         let (body, writer) = Body.makeStream()
@@ -106,4 +129,12 @@ final class UpstreamConnection: Sendable {
         writer.finish(throwing: UpstreamError("\(target) closed the connection in the middle of the body"))
         return false
     }
+}
+
+/// A kept-alive connection turned out closed before the request could be delivered; sending it
+/// again on a new connection is safe.
+struct StaleConnection: Error, CustomStringConvertible {
+    let reason: String
+
+    var description: String { "the kept-alive connection was closed by the origin (\(reason))" }
 }
