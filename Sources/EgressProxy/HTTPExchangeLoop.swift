@@ -52,20 +52,38 @@ enum HTTPExchangeLoop {
         _ head: HTTPRequestHead, parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
         connection: ConnectionContext, services: ProxyServices
     ) async throws -> Bool {
-        let started = ContinuousClock.now
+        guard hasBody(head) else {
+            // No body: its end is already read, and no pump or hand-over is needed.
+            guard case .end = try await parts.next() else { return false }
+            return try await respond(head, body: .empty, outbound: outbound, connection: connection, services: services) {}
+        }
         let (body, writer) = Body.makeStream()
         async let bodyEnded = parts.pumpBody(into: writer)
+        let keepAlive = try await respond(head, body: body, outbound: outbound, connection: connection, services: services) {
+            writer.abandon()
+        }
+        return await bodyEnded && keepAlive
+    }
+
+    /// Routes the request, writes its response and logs the decision; `responded` runs once
+    /// the response is out (the rest of the body is then nobody's). True if the connection goes on.
+    private static func respond(
+        _ head: HTTPRequestHead, body: Body, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        connection: ConnectionContext, services: ProxyServices, responded: () -> Void
+    ) async throws -> Bool {
+        let started = ContinuousClock.now
+        defer { responded() }
         let request: HTTPRequest
         do {
             request = try HTTPConversion.request(head, scheme: connection.scheme)
         } catch {
-            writer.abandon()
-            _ = await bodyEnded
             _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound)
             return false
         }
         // 100 Continue exists from HTTP/1.1 on; an HTTP/1.0 client's Expect is ignored.
-        if head.version != .http1_0, head.version != .http0_9, head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        if body.knownLength == nil, head.version != .http1_0, head.version != .http0_9,
+           head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        {
             try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
         }
         let (response, decision) = await RequestRouter.respond(
@@ -73,15 +91,20 @@ enum HTTPExchangeLoop {
         )
         let keepAlive = head.isKeepAlive
         let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound)
-        writer.abandon()
-        let complete = await bodyEnded
+        let elapsed = ContinuousClock.now - started
         connection.logger.info("request", metadata: [
             "method": .string(request.method.rawValue), "url": .string("\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")"),
             "rule": .string(decision.rule ?? "-"), "action": .string(decision.action),
             "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(sent),
-            "duration": .string("\(ContinuousClock.now - started)"),
+            "ms": .stringConvertible(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15),
         ])
-        return keepAlive && complete
+        return keepAlive
+    }
+
+    /// Whether a request head announces a body (a length above zero, or a transfer coding).
+    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        if head.headers.contains(name: "transfer-encoding") { return true }
+        return head.headers.first(name: "content-length").map { $0 != "0" } ?? false
     }
 
     /// Writes a response; returns the number of body bytes sent.
