@@ -41,7 +41,8 @@ public final class NetworkNamespace: Sendable {
         remove()
     }
 
-    /// Once per test process: deletes this support's `egPREFIX-PID-N` namespaces whose PID is gone, with the
+    /// Once per test process: deletes this support's `egPREFIX-PID-N` namespaces whose PID is
+    /// gone (a crashed or killed test run), the processes still inside them, and the
     /// `/etc/netns/NAME` files a topology may have left.
     private static let removeStale: Void = {
         for stale in (try? list()) ?? [] {
@@ -49,6 +50,10 @@ public final class NetworkNamespace: Sendable {
             guard parts.count == 3, parts[0].hasPrefix("eg"), let pid = pid_t(parts[1]), pid != getpid(),
                   kill(pid, 0) != 0, errno == ESRCH
             else { continue }
+            let orphans = (try? ProcessRunner.run("ip", ["netns", "pids", stale]).standardOutput) ?? ""
+            for orphan in orphans.split(separator: "\n").compactMap({ pid_t($0) }) {
+                kill(orphan, SIGKILL)
+            }
             _ = try? ProcessRunner.run("ip", ["netns", "delete", stale])
             try? FileManager.default.removeItem(atPath: "/etc/netns/\(stale)")
         }
