@@ -24,8 +24,12 @@ public final class InterceptionProxy: Service, Sendable {
         public var transparentProxy: Bool
         /// Whether traffic no rule intercepts may go out.
         public var internet: Bool
-        /// Where the CA lives (created on first use).
+        /// Where the CA lives (created on first use), unless ``certificateAuthority`` is given.
         public var stateDirectory: String
+        /// Your own CA instead: PEM certificate and key files (RSA or EC).
+        public var certificateAuthority: (certificate: String, key: String)?
+        /// PEM roots trusted for upstream TLS besides the system's.
+        public var extraRoots: String?
         /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
         public var upstreamMark: UInt32?
         /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
@@ -37,9 +41,12 @@ public final class InterceptionProxy: Service, Sendable {
 
         public init(
             listen: [String] = ["0.0.0.0:15001"], transparentProxy: Bool = false, internet: Bool = true,
-            stateDirectory: String = "./state", upstreamMark: UInt32? = nil, allow: [String] = [],
+            stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
+            extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [],
             env: [String: String] = [:], drainGrace: Duration = .seconds(10)
         ) {
+            self.certificateAuthority = certificateAuthority
+            self.extraRoots = extraRoots
             self.listen = listen
             self.transparentProxy = transparentProxy
             self.internet = internet
@@ -64,10 +71,13 @@ public final class InterceptionProxy: Service, Sendable {
             guard let network = IPNetwork(text) else { throw UpstreamError("allow: \"\(text)\" is not an address or CIDR range") }
             return network
         }
+        let store = ProxySetup.certificateStore(
+            stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
+        )
         let services = try ProxySetup.services(
-            rules: InterceptionRules(internet: configuration.internet), group: group,
-            certificateStore: CertificateAuthorityStore(stateDirectory: .init(fileURLWithPath: configuration.stateDirectory)),
-            upstreamMark: configuration.upstreamMark, extraRoots: nil, allow: allow, env: configuration.env, logger: logger
+            rules: InterceptionRules(internet: configuration.internet), group: group, certificateStore: store,
+            upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots, allow: allow,
+            env: configuration.env, logger: logger
         )
         self.server = ProxyServer(services: services, group: group)
     }

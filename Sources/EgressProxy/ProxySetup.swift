@@ -1,4 +1,5 @@
 import EgressCertificates
+import Foundation
 import EgressLinux
 import EgressRules
 import Logging
@@ -25,6 +26,20 @@ package enum ProxySetup {
             logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
         }
         return services
+    }
+
+    /// Where the CA comes from: the user's own certificate and key files, or the state directory
+    /// (created there on first use).
+    package static func certificateStore(
+        stateDirectory: String, certificateAuthority: (certificate: String, key: String)?
+    ) -> CertificateAuthorityStore {
+        guard let certificateAuthority else {
+            return CertificateAuthorityStore(stateDirectory: URL(fileURLWithPath: stateDirectory))
+        }
+        return CertificateAuthorityStore(
+            certificateFile: URL(fileURLWithPath: certificateAuthority.certificate),
+            keyFile: URL(fileURLWithPath: certificateAuthority.key)
+        )
     }
 
     /// `ADDRESS:PORT`, or `[IPv6]:PORT`, as a socket address.

@@ -24,9 +24,9 @@ struct ConfiguredProxy: Service {
         self.logger = logger
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.group = group
-        let store = configuration.certificateAuthority.map {
-            CertificateAuthorityStore(certificateFile: URL(fileURLWithPath: $0.certificate), keyFile: URL(fileURLWithPath: $0.key))
-        } ?? CertificateAuthorityStore(stateDirectory: URL(fileURLWithPath: configuration.stateDirectory))
+        let store = ProxySetup.certificateStore(
+            stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
+        )
         var services = try ProxySetup.services(
             rules: InterceptionRules(internet: configuration.internet), group: group, certificateStore: store,
             upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots, allow: configuration.allow,

@@ -112,6 +112,25 @@ struct HTTPSInterceptionTests {
         #expect(logged.first?.contains("relay=splice") == true, "\(logged)")
     }
 
+    @Test func interceptionSignsWithTheUsersOwnCA() async throws {
+        try await offThread { try self.interceptionSignsWithTheUsersOwnCABody() }
+    }
+
+    private func interceptionSignsWithTheUsersOwnCABody() throws {
+        let topology = try ProxyTopology()
+        let own = try OriginCertificates(in: topology.directory, names: ["unused.test"], addresses: [])
+        try topology.resolve(["secure.example"], to: "203.0.113.46")
+        try topology.startProxy(internet: false, extra: "ca: { certificate: \(own.ca), key: \(topology.directory.path("origin-ca.key")) }", rules: """
+            rules:
+              - https: secure.example
+                respond: { body: "signed by my CA\\n" }
+            """)
+        let result = try topology.inContainer(["curl", "-sS", "-v", "--cacert", own.ca, "https://secure.example/"])
+        #expect(result.standardOutput == "signed by my CA\n", "\(result.combinedOutput)")
+        #expect(result.standardError.contains("issuer: CN=Test Origin CA"))
+        #expect(!FileManager.default.fileExists(atPath: topology.caCertificate), "no CA is generated when one is given")
+    }
+
     @Test func aStarRuleInterceptsEveryName() async throws {
         try await offThread { try self.aStarRuleInterceptsEveryNameBody() }
     }
