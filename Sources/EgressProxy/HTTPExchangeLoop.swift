@@ -113,6 +113,14 @@ enum HTTPExchangeLoop {
     ) async throws -> Int {
         var head = HTTPConversion.clientHead(response.head, version: version, knownLength: response.body.knownLength)
         if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }
+        if let knownLength = response.body.knownLength {
+            // A body already in memory goes out with its head in one write.
+            var parts: [HTTPServerResponsePart] = [.head(head)]
+            for try await chunk in response.body { parts.append(.body(.byteBuffer(chunk))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
+            return knownLength
+        }
         try await outbound.write(.head(head))
         var sent = 0
         for try await chunk in response.body {

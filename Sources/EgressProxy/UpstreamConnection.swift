@@ -85,14 +85,24 @@ final class UpstreamConnection: Sendable {
         // while idle is then reported as stale, and the client retries on a new one.
         let replayable = job.request.body.knownLength != nil
         do {
-            try await outbound.write(.head(head))
+            if replayable {
+                // A body already in memory goes out with its head in one write.
+                var parts: [HTTPClientRequestPart] = [.head(head)]
+                for try await chunk in job.request.body { parts.append(.body(.byteBuffer(chunk))) }
+                parts.append(.end(nil))
+                try await outbound.write(contentsOf: parts)
+            } else {
+                try await outbound.write(.head(head))
+            }
         } catch {
             throw StaleConnection(reason: "\(error)")
         }
-        for try await chunk in job.request.body {
-            try await outbound.write(.body(.byteBuffer(chunk)))
+        if !replayable {
+            for try await chunk in job.request.body {
+                try await outbound.write(.body(.byteBuffer(chunk)))
+            }
+            try await outbound.write(.end(nil))
         }
-        try await outbound.write(.end(nil))
 
         var responseHead: HTTPResponseHead
         var first = true
@@ -111,6 +121,12 @@ final class UpstreamConnection: Sendable {
             first = false
         } while responseHead.status.code / 100 == 1 && responseHead.status.code != 101
 
+        if let small = try await smallBody(of: responseHead, parts: &parts) {
+            // Read whole before answering: no hand-over per chunk for small responses.
+            answered = true
+            job.response.resume(returning: Response(head: HTTPConversion.response(responseHead), body: Body(small)))
+            return responseHead.isKeepAlive
+        }
         let (body, writer) = Body.makeStream()
         answered = true
         job.response.resume(returning: Response(head: HTTPConversion.response(responseHead), body: body))
@@ -128,6 +144,30 @@ final class UpstreamConnection: Sendable {
         }
         writer.finish(throwing: UpstreamError("\(target) closed the connection in the middle of the body"))
         return false
+    }
+}
+
+extension UpstreamConnection {
+    /// The largest response body read whole before the response is handed on.
+    static let smallBodyLimit = 64 * 1024
+
+    /// The whole body of a response whose `content-length` is at most ``smallBodyLimit``, read to
+    /// its end; nil (nothing read) for any other response.
+    fileprivate func smallBody(
+        of head: HTTPResponseHead, parts: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
+    ) async throws -> ByteBuffer? {
+        guard let length = head.headers.first(name: "content-length").flatMap(Int.init),
+              length <= Self.smallBodyLimit, !head.headers.contains(name: "transfer-encoding")
+        else { return nil }
+        var body = ByteBuffer()
+        while let part = try await parts.next() {
+            switch part {
+            case .body(var chunk): body.writeBuffer(&chunk)
+            case .end: return body
+            case .head: throw UpstreamError("a second response head without a request")
+            }
+        }
+        throw UpstreamError("\(target) closed the connection in the middle of the body")
     }
 }
 
