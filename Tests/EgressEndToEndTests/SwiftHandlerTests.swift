@@ -87,6 +87,31 @@ struct SwiftHandlerTests {
         #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
+    @Test(.disabled("bug: intercepted HTTPS forwarded to an origin grows with the body (peak ~102 MiB at 100 MiB, under 80 MiB at 20 MiB; bench: ~250 MiB at 256 MiB); plain forwarding and HTTPS handler bodies stay bounded"))
+    func downloadsOf100MiBStreamThroughInterceptedTLSForwarding() async throws {
+        try await offThread { try self.downloadsOf100MiBStreamThroughInterceptedTLSForwardingBody() }
+    }
+
+    private func downloadsOf100MiBStreamThroughInterceptedTLSForwardingBody() throws {
+        let topology = try ProxyTopology()
+        try topology.resolve(["fwd.example"], to: "203.0.113.61")
+        try topology.startOrigin()
+        let proxy = try topology.startProxy(internet: false, rules: """
+            rules:
+              - https: fwd.example
+                forward: { to: "http://198.51.100.2:80" }
+            """)
+        for _ in 0..<2 {
+            let result = try topology.inContainer([
+                "curl", "-sS", "--cacert", topology.caCertificate, "-o", "/dev/null", "-w", "%{size_download}",
+                "https://fwd.example/bytes/\(Self.hundredMiB)",
+            ], timeout: 120)
+            #expect(result.standardOutput == "\(Self.hundredMiB)", "\(result.combinedOutput)")
+        }
+        let peak = try #require(proxy.peakResidentBytes)
+        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
+    }
+
     @Test func aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServing() async throws {
         try await offThread { try self.aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServingBody() }
     }
