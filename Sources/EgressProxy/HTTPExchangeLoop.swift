@@ -42,7 +42,7 @@ enum HTTPExchangeLoop {
                 ? Response(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), body: Body("egress: request headers too large\n"))
                 : ProxyResponses.badRequest("\(error)")
             connection.logger.info("request", metadata: ["action": "reject", "status": .stringConvertible(response.status.code), "error": .string("\(error)")])
-            _ = try? await write(response, version: .http1_1, close: true, to: outbound)
+            _ = try? await write(response, version: .http1_1, close: true, to: outbound, on: connection.eventLoop)
             return nil
         }
     }
@@ -77,7 +77,7 @@ enum HTTPExchangeLoop {
         do {
             request = try HTTPConversion.request(head, scheme: connection.scheme)
         } catch {
-            _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound)
+            _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound, on: connection.eventLoop)
             return false
         }
         // 100 Continue exists from HTTP/1.1 on; an HTTP/1.0 client's Expect is ignored.
@@ -90,7 +90,7 @@ enum HTTPExchangeLoop {
             to: Request(head: request, body: body), connection: connection, services: services
         )
         let keepAlive = head.isKeepAlive
-        let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound)
+        let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop)
         let elapsed = ContinuousClock.now - started
         connection.logger.info("request", metadata: [
             "method": .string(request.method.rawValue), "url": .string("\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")"),
@@ -109,7 +109,8 @@ enum HTTPExchangeLoop {
 
     /// Writes a response; returns the number of body bytes sent.
     private static func write(
-        _ response: Response, version: HTTPVersion, close: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        _ response: Response, version: HTTPVersion, close: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        on eventLoop: any EventLoop
     ) async throws -> Int {
         var head = HTTPConversion.clientHead(response.head, version: version, knownLength: response.body.knownLength)
         if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }
@@ -123,9 +124,11 @@ enum HTTPExchangeLoop {
         }
         try await outbound.write(.head(head))
         var sent = 0
+        var pacer = WritePacer(eventLoop: eventLoop)
         for try await chunk in response.body {
             sent += chunk.readableBytes
             try await outbound.write(.body(.byteBuffer(chunk)))
+            try await pacer.wrote(chunk.readableBytes)
         }
         try await outbound.write(.end(nil))
         return sent

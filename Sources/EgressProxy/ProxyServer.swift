@@ -105,7 +105,9 @@ package final class ProxyServer: Sendable {
             logger[metadataKey: "dst"] = .string(destination.description)
             let handoff = ConnectionHandoff(
                 services: services,
-                connection: ConnectionContext(source: source, destination: destination, scheme: "http", logger: logger)
+                connection: ConnectionContext(
+                    source: source, destination: destination, scheme: "http", logger: logger, eventLoop: channel.eventLoop
+                )
             )
             try channel.pipeline.syncOperations.addHandler(ConnectionSniffer(limits: services.limits) { found, context, sniffer in
                 handoff.hand(found, context, sniffer)

@@ -62,8 +62,14 @@ package struct ConnectionContext: Sendable {
     package var serverName: String?
     /// Logger with the connection's metadata.
     package var logger: Logger
+    /// The event loop that serves the client connection.
+    package var eventLoop: any EventLoop
 
-    package init(source: String, destination: Destination, scheme: String, serverName: String? = nil, logger: Logger) {
+    package init(
+        source: String, destination: Destination, scheme: String, serverName: String? = nil, logger: Logger,
+        eventLoop: any EventLoop
+    ) {
+        self.eventLoop = eventLoop
         self.source = source
         self.destination = destination
         self.scheme = scheme

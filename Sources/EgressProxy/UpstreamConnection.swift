@@ -18,6 +18,7 @@ final class UpstreamConnection: Sendable {
     typealias Channel = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
     let target: UpstreamTarget
+    private let eventLoop: any EventLoop
     private let jobs: AsyncStream<Job>.Continuation
     private let closed = Atomic<Bool>(false)
     private let idle: @Sendable (UpstreamConnection) -> Void
@@ -25,6 +26,7 @@ final class UpstreamConnection: Sendable {
     /// Starts serving `channel`; `idle` is called each time the connection may be reused.
     init(target: UpstreamTarget, channel: Channel, idle: @escaping @Sendable (UpstreamConnection) -> Void) {
         self.target = target
+        self.eventLoop = channel.channel.eventLoop
         self.idle = idle
         let (stream, continuation) = AsyncStream<Job>.makeStream()
         self.jobs = continuation
@@ -98,8 +100,10 @@ final class UpstreamConnection: Sendable {
             throw StaleConnection(reason: "\(error)")
         }
         if !replayable {
+            var pacer = WritePacer(eventLoop: eventLoop)
             for try await chunk in job.request.body {
                 try await outbound.write(.body(.byteBuffer(chunk)))
+                try await pacer.wrote(chunk.readableBytes)
             }
             try await outbound.write(.end(nil))
         }
