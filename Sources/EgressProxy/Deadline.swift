@@ -1,11 +1,16 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Runs work with a deadline that holds even when the work ignores cancellation: a hung handler
 /// cannot hold its request past the deadline (it is cancelled and left behind, not awaited).
 enum Deadline {
-    /// The work's result, or nil if `timeout` passed first (the work is then cancelled).
+    /// The work's result, or nil if `timeout` passed first (the work is then cancelled). The
+    /// timer is a task scheduled on `eventLoop`, cheaper than a sleeping Swift task per call.
     static func run<Value: Sendable>(
-        within timeout: Duration, _ work: @escaping @Sendable () async throws -> Value
+        within timeout: Duration,
+        on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        _ work: @escaping @Sendable () async throws -> Value
     ) async throws -> Value? {
         let race = Race<Value?>()
         return try await withTaskCancellationHandler {
@@ -18,11 +23,10 @@ enum Deadline {
                         race.finish(.failure(error))
                     }
                 }
-                let timer = Task {
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                     race.finish(.success(nil))
                 }
-                race.track([worker, timer])
+                race.track(worker: worker, timer: timer)
             }
         } onCancel: {
             race.finish(.failure(CancellationError()))
@@ -30,11 +34,12 @@ enum Deadline {
     }
 }
 
-/// Whichever finishes first resumes the caller; every task of the race is then cancelled.
+/// Whichever finishes first resumes the caller; the work is then cancelled and the timer stopped.
 private final class Race<Value: Sendable>: Sendable {
     private struct State: ~Copyable {
         var continuation: CheckedContinuation<Value, any Error>?
-        var tasks: [Task<Void, Never>] = []
+        var worker: Task<Void, Never>?
+        var timer: Scheduled<Void>?
         var finished = false
     }
 
@@ -48,22 +53,28 @@ private final class Race<Value: Sendable>: Sendable {
         if finished { continuation.resume(throwing: CancellationError()) }
     }
 
-    func track(_ tasks: [Task<Void, Never>]) {
+    func track(worker: Task<Void, Never>, timer: Scheduled<Void>) {
         let finished = state.withLock { state in
-            state.tasks = tasks
+            state.worker = worker
+            state.timer = timer
             return state.finished
         }
-        if finished { tasks.forEach { $0.cancel() } }
+        if finished {
+            worker.cancel()
+            timer.cancel()
+        }
     }
 
     func finish(_ result: Result<Value, any Error>) {
-        let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<Value, any Error>?, [Task<Void, Never>]) in
-            guard !state.finished else { return (nil, []) }
+        let (continuation, worker, timer) = state.withLock {
+            state -> (CheckedContinuation<Value, any Error>?, Task<Void, Never>?, Scheduled<Void>?) in
+            guard !state.finished else { return (nil, nil, nil) }
             state.finished = true
             defer { state.continuation = nil }
-            return (state.continuation, state.tasks)
+            return (state.continuation, state.worker, state.timer)
         }
-        tasks.forEach { $0.cancel() }
+        worker?.cancel()
+        timer?.cancel()
         continuation?.resume(with: result)
     }
 }

@@ -12,7 +12,10 @@ enum WorkerInvoker {
             fetch: { request in try await OutboundFetch.send(request, with: upstream) }
         )
         do {
-            guard let response = try await Deadline.run(within: worker.timeout, { try await worker.handle(request, invocation) }) else {
+            let handled = try await Deadline.run(within: worker.timeout, on: connection.eventLoop) {
+                try await worker.handle(request, invocation)
+            }
+            guard let response = handled else {
                 connection.logger.warning("handler timed out", metadata: ["handler": .string(worker.name)])
                 return ProxyResponses.handlerTimedOut(worker.name, after: worker.timeout)
             }

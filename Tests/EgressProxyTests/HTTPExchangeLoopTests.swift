@@ -83,7 +83,7 @@ private struct ExchangeLoopConnection {
         let services = ProxyServices(rules: rules, upstream: UpstreamClient(group: MultiThreadedEventLoopGroup.singleton), limits: limits)
         let connection = ConnectionContext(
             source: "198.51.100.1:40000", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
-            eventLoop: channel.testingEventLoop
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next()  // timers run in real time
         )
         let loop = Task { await HTTPExchangeLoop.run(wrapped, connection: connection, services: services) }
         var open = ExchangeLoopConnection(channel: channel, loop: loop)
