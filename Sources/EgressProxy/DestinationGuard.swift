@@ -4,8 +4,9 @@ import EgressRules
 /// dials from its own namespace, so `127.0.0.1:5432` would be the host's database.
 ///
 /// Refused unless an allowed range contains them: loopback, link-local (with the cloud metadata
-/// address 169.254.169.254), unspecified, multicast and broadcast addresses, and the proxy's own
-/// listeners.
+/// address 169.254.169.254), unspecified, multicast and broadcast addresses. (The proxy's own
+/// listeners on loopback are covered by the loopback rule; one bound to a wildcard address and
+/// dialled by a host address is not recognised yet.)
 package struct DestinationGuard: Sendable {
     private static let refusedRanges: [(network: String, reason: String)] = [
         ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"),
@@ -16,18 +17,15 @@ package struct DestinationGuard: Sendable {
 
     private let refused: [(network: IPNetwork, reason: String)]
     private let allowed: [IPNetwork]
-    private let ownListeners: Set<Destination>
 
-    /// A guard that exempts `allowed` ranges and also refuses `ownListeners`.
-    package init(allowed: [IPNetwork] = [], ownListeners: Set<Destination> = []) {
+    /// A guard that exempts `allowed` ranges.
+    package init(allowed: [IPNetwork] = []) {
         self.refused = Self.refusedRanges.compactMap { entry in IPNetwork(entry.network).map { ($0, entry.reason) } }
         self.allowed = allowed
-        self.ownListeners = ownListeners
     }
 
     /// Why `destination` may not be dialled, or nil if it may.
     package func refusal(for destination: Destination) -> String? {
-        if ownListeners.contains(destination) { return "the proxy's own listener" }
         if allowed.contains(where: { $0.contains(destination.address) }) { return nil }
         return refused.first { $0.network.contains(destination.address) }.map { "\($0.reason) destination" }
     }

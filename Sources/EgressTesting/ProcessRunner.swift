@@ -69,13 +69,7 @@ public enum ProcessRunner {
         environment: [String: String]? = nil,
         timeout: TimeInterval = 30
     ) async throws -> ProcessResult {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    try run(executable, arguments, input: input, environment: environment, timeout: timeout) as ProcessResult
-                })
-            }
-        }
+        try await offThread { try run(executable, arguments, input: input, environment: environment, timeout: timeout) as ProcessResult }
     }
 
     /// The absolute path of `executable`, searching `PATH` for a bare name.
