@@ -106,16 +106,11 @@ package struct ConfiguredRule: Sendable {
 
     private static func destination(_ text: String, _ place: String) throws(ConfigurationError) -> ForwardWorker.Destination {
         if text == "origin" { return .origin }
-        let lowered = text.lowercased()
-        let usesTLS = lowered.hasPrefix("https://")
-        guard usesTLS || lowered.hasPrefix("http://") else {
-            throw ConfigurationError("\(place): forward.to \"\(text)\" is neither origin nor an http(s):// URL")
+        guard let url = AbsoluteURL(text) else {
+            throw ConfigurationError("\(place): forward.to \"\(text)\" is neither origin nor an http(s):// URL with a host")
         }
-        let rest = text.dropFirst(usesTLS ? 8 : 7)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = String(rest[..<slash])
-        guard !authority.isEmpty else { throw ConfigurationError("\(place): forward.to \"\(text)\" has no host") }
-        var basePath = String(rest[slash...])
+        let usesTLS = url.scheme == "https", authority = url.authority
+        var basePath = url.path
         while basePath.hasSuffix("/") { basePath.removeLast() }
         return .url(usesTLS: usesTLS, authority: authority, basePath: basePath.isEmpty ? "/" : basePath)
     }

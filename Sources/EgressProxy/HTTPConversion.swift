@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOHTTP1
+import Workers
 
 /// Conversions between NIOHTTP1's wire heads and the swift-http-types heads handlers see.
 ///
@@ -17,7 +18,7 @@ enum HTTPConversion {
         guard let method = HTTPRequest.Method(head.method.rawValue) else { throw .init("invalid method \(head.method.rawValue)") }
         var authority = head.headers.first(name: "host")
         var path = head.uri
-        if let absolute = absoluteForm(head.uri) {
+        if let absolute = AbsoluteURL(head.uri) {
             authority = absolute.authority
             path = absolute.path
         }
@@ -111,16 +112,6 @@ enum HTTPConversion {
         let digits = afterHost[afterHost.index(after: colon)...]
         guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
         return Int(digits).flatMap { (1...65535).contains($0) ? $0 : nil }
-    }
-
-    private static func absoluteForm(_ uri: String) -> (authority: String, path: String)? {
-        let lowered = uri.prefix(8).lowercased()
-        let skip = lowered.hasPrefix("http://") ? 7 : lowered.hasPrefix("https://") ? 8 : 0
-        guard skip > 0 else { return nil }
-        let rest = uri.dropFirst(skip)
-        let slash = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let path = rest[slash...]
-        return (String(rest[..<slash]), path.isEmpty ? "/" : path.hasPrefix("?") ? "/" + path : String(path))
     }
 }
 

@@ -40,13 +40,18 @@ public struct Request: Sendable {
     }
 }
 
-/// The parts of an absolute `http(s)://authority/path` URL.
-struct AbsoluteURL {
-    let scheme: String
-    let authority: String
-    let path: String
+/// The parts of an absolute `http(s)://authority/path` URL: the one parser of such URLs in the
+/// package (handler requests, absolute-form request targets, `forward` destinations).
+package struct AbsoluteURL: Sendable, Equatable {
+    /// `http` or `https`, lower-cased.
+    package let scheme: String
+    /// `host`, `host:port` or `[v6]:port`, as written.
+    package let authority: String
+    /// The path and query, `/` when the URL has none.
+    package let path: String
 
-    init?(_ text: String) {
+    /// Nil unless `text` is an `http` or `https` URL with a host (no user info, no spaces).
+    package init?(_ text: String) {
         let lowered = text.prefix(8).lowercased()
         let scheme: String
         if lowered.hasPrefix("http://") {
