@@ -162,6 +162,7 @@ let package = Package(
         ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
         .testTarget(name: "EgressdTests", dependencies: ["EgressTesting"]),
+        .testTarget(name: "EgressConfigurationTests", dependencies: ["EgressConfiguration", "EgressProxy"]),
         // End to end: egressd in test-made network namespaces, driven by real clients (root only).
         .testTarget(name: "EgressEndToEndTests", dependencies: ["EgressTesting"]),
         .testTarget(
