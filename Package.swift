@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "Workers", targets: ["Workers"]),
         .library(name: "EgressLinux", targets: ["EgressLinux"]),
         .library(name: "EgressTLS", targets: ["EgressTLS"]),
+        .library(name: "EgressProxy", targets: ["EgressProxy"]),
+        .library(name: "Containers", targets: ["Containers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -93,6 +95,24 @@ let package = Package(
             dependencies: ["CEgressLinux", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
+        // Containers: process trees in their own network, pid and mount namespaces whose only way
+        // out is the proxy; a DNS stub resolver on each container's loopback.
+        .target(
+            name: "Containers",
+            dependencies: [
+                "EgressProxy",
+                "EgressLinux",
+                "EgressRules",
+                "EgressCertificates",
+                "Workers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "egressd",
             dependencies: [
@@ -158,6 +178,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ContainersTests",
+            dependencies: [
+                "Containers",
+                "EgressTesting",
+                "Workers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["COpenSSL", "CSQLite"]),
