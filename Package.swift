@@ -184,6 +184,7 @@ let package = Package(
             name: "ContainersTests",
             dependencies: [
                 "Containers",
+                "EgressLinux",
                 "EgressTesting",
                 "Workers",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -45,4 +45,26 @@ public enum NetworkNamespaceSockets {
         try LinuxError.check(egress_socket_in_namespace(path, family.socketFamily, &fd))
         return fd
     }
+
+    /// A UDP socket inside the namespace at `path`, bound to `address` and `port` (IPv6 only for
+    /// an IPv6 address): non-blocking, close-on-exec. The caller owns the descriptor.
+    public static func createDatagramSocket(inNetworkNamespace path: String, address: IPAddress, port: UInt16) throws -> CInt {
+        var endpoint = IPEndpoint(address: address, port: port).cValue
+        var fd: CInt = -1
+        try LinuxError.check(egress_datagram_socket_in_namespace(path, &endpoint, &fd))
+        return fd
+    }
+
+    /// A TCP socket inside the namespace at `path`, connected to `address` and `port` as that
+    /// namespace routes them (so `127.0.0.1` is the namespace's own loopback): non-blocking,
+    /// close-on-exec. Fails with `ETIMEDOUT` after `timeoutMilliseconds`. The caller owns the
+    /// descriptor.
+    public static func connect(
+        inNetworkNamespace path: String, to address: IPAddress, port: UInt16, timeoutMilliseconds: Int32 = 5_000
+    ) throws -> CInt {
+        var endpoint = IPEndpoint(address: address, port: port).cValue
+        var fd: CInt = -1
+        try LinuxError.check(egress_connected_socket_in_namespace(path, &endpoint, timeoutMilliseconds, &fd))
+        return fd
+    }
 }

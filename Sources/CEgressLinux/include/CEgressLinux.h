@@ -117,6 +117,17 @@ egress_error egress_listener_in_namespace(const char *namespace_path, const egre
 /// AF_INET6) inside the network namespace at `namespace_path`, the same way.
 egress_error egress_socket_in_namespace(const char *namespace_path, int family, int *fd_out);
 
+/// Makes a non-blocking, close-on-exec UDP socket bound to `address` inside the namespace at
+/// `namespace_path` (IPV6_V6ONLY for an IPv6 address), the same way.
+egress_error egress_datagram_socket_in_namespace(const char *namespace_path, const egress_endpoint *address,
+                                                 int *fd_out);
+
+/// Makes a non-blocking, close-on-exec TCP socket inside the namespace at `namespace_path` and
+/// connects it to `address` (reached through that namespace), waiting up to `timeout_ms`
+/// (ETIMEDOUT after), the same way.
+egress_error egress_connected_socket_in_namespace(const char *namespace_path, const egress_endpoint *address,
+                                                  int timeout_ms, int *fd_out);
+
 // MARK: Starting processes
 
 /// Starts the program at `path` with `argv` (NULL-terminated; argv[0] included) and `envp`
@@ -136,5 +147,6 @@ egress_error egress_spawn(const char *path, char *const argv[], char *const envp
 egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out);
 
 #include "egress_splice_relay.h"
+#include "egress_container.h"
 
 #endif
