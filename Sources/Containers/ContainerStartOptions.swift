@@ -13,12 +13,15 @@ public struct ContainerStartOptions: Sendable, Equatable {
     public var rootDirectory: String?
     /// The working directory inside the container (default `/`).
     public var workingDirectory: String?
+    /// Where the entrypoint's standard output and error go (its input is always `/dev/null`).
+    public var output: ContainerOutput
 
     /// Options for `entrypoint`; everything else as given or defaulted.
     public init(
         entrypoint: [String], env: [String: String] = [:], enableInternet: Bool = false,
-        rootDirectory: String? = nil, workingDirectory: String? = nil
+        rootDirectory: String? = nil, workingDirectory: String? = nil, output: ContainerOutput = .inherit
     ) {
+        self.output = output
         self.entrypoint = entrypoint
         self.env = env
         self.enableInternet = enableInternet
@@ -48,4 +51,15 @@ public struct ContainerStartOptions: Sendable, Equatable {
             throw .invalidOptions("the directory \(path.debugDescription) is empty or holds a NUL byte")
         }
     }
+}
+
+/// Where a container's standard output and error go.
+public enum ContainerOutput: Sendable, Equatable {
+    /// This process's standard output and error.
+    case inherit
+    /// Nowhere (`/dev/null`).
+    case discard
+    /// These descriptors (the caller keeps them open until ``Container/start(_:)`` returns and
+    /// closes its own copies when it likes).
+    case descriptors(standardOutput: Int32, standardError: Int32)
 }

@@ -1,0 +1,128 @@
+import EgressCertificates
+import EgressProxy
+import EgressRules
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Runs containers, each a process tree in its own network, pid and mount namespaces whose only
+/// way out is this process's interception proxy: one proxy serves them all, each container with
+/// its own rules, and its decision log lines tagged with its id.
+///
+/// ```swift
+/// let host = try ContainerHost(configuration: .init(stateDirectory: "/var/lib/egress"))
+/// let container = try host.makeContainer(id: "web")
+/// try container.interceptOutboundHttps("api.example.com", Worker(MyHandler()))
+/// try await container.start(ContainerStartOptions(entrypoint: ["curl", "https://api.example.com/"]))
+/// try await container.monitor()
+/// ```
+///
+/// Containers whose process died with an earlier host process (a crash) are cleaned up when a
+/// host starts on the same state directory. Needs root.
+public final class ContainerHost: Sendable {
+    /// Where the host keeps its state and what its proxy may do.
+    public struct Configuration: Sendable {
+        /// The CA (created on first use) and the containers' scratch directories live here;
+        /// containers never see it.
+        public var stateDirectory: String
+        /// Your own CA (PEM certificate and key files) instead of the state directory's.
+        public var certificateAuthority: (certificate: String, key: String)?
+        /// PEM roots trusted for upstream TLS besides the system's.
+        public var extraRoots: String?
+        /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
+        public var allow: [String]
+        /// What handlers see as `context.env`.
+        public var env: [String: String]
+        /// Host paths hidden from containers that run on the host's file system (no root
+        /// directory), such as configuration files holding secrets.
+        public var maskedPaths: [String]
+
+        public init(
+            stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
+            extraRoots: String? = nil, allow: [String] = [], env: [String: String] = [:], maskedPaths: [String] = []
+        ) {
+            self.stateDirectory = stateDirectory
+            self.certificateAuthority = certificateAuthority
+            self.extraRoots = extraRoots
+            self.allow = allow
+            self.env = env
+            self.maskedPaths = maskedPaths
+        }
+    }
+
+    let shared: ContainerShared
+    private let group: MultiThreadedEventLoopGroup
+    private let containers = Mutex<[String: Container]>([:])
+
+    /// Sets up the proxy side (CA, event loops, upstream client) and cleans up after containers
+    /// of a host process that died.
+    public convenience init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
+        try self.init(configuration: configuration, logger: logger, resolver: SystemHostNameResolver())
+    }
+
+    /// The same, with `resolver` answering the DNS stubs' questions about real names (tests
+    /// give one that never leaves the machine).
+    package init(configuration: Configuration, logger: Logger, resolver: any HostNameResolver) throws {
+        let state = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
+        let runDirectory = state + "/containers"
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let store = ProxySetup.certificateStore(stateDirectory: state, certificateAuthority: configuration.certificateAuthority)
+        let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let allow = try configuration.allow.map { text in
+            guard let network = IPNetwork(text) else { throw ContainerError.invalidOptions("allow: \"\(text)\" is not an address or CIDR range") }
+            return network
+        }
+        let services = try ProxySetup.services(
+            rules: InterceptionRules(internet: false), group: group, certificateStore: store, upstreamMark: nil,
+            extraRoots: configuration.extraRoots, allow: allow, env: configuration.env, logger: logger
+        )
+        shared = ContainerShared(
+            services: services, group: group, trust: ContainerTrust(certificatePEM: try authority.certificate.pemString()),
+            runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], resolver: resolver, logger: logger
+        )
+        StaleContainers.cleanUp(runDirectory: runDirectory, logger: logger)
+    }
+
+    /// A container with no rules, not started. `id` (letters, digits, `-`, `_`, `.`; at most 63)
+    /// names it in logs and is its host name; a random one is made when nil.
+    public func makeContainer(id: String? = nil) throws -> Container {
+        let id = id ?? "c" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        guard !id.isEmpty, id.count <= 63, !id.hasPrefix("."),
+              id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+        else {
+            throw ContainerError.invalidOptions("container id \(id.debugDescription): use 1 to 63 letters, digits, '-', '_' or '.'")
+        }
+        let container = Container(id: id, shared: shared)
+        try containers.withLock { containers in
+            guard containers[id] == nil else { throw ContainerError.invalidOptions("a container with id \(id) exists") }
+            containers[id] = container
+        }
+        return container
+    }
+
+    /// Destroys every container and stops the event loops.
+    public func shutdown() async throws {
+        let all = containers.withLock { Array($0.values) }
+        for container in all {
+            await container.destroy()
+        }
+        try await group.shutdownGracefully()
+    }
+}
+
+/// What the containers of one host share.
+struct ContainerShared: Sendable {
+    /// The proxy services; each container replaces the rules and tags the logger.
+    var services: ProxyServices
+    var group: any EventLoopGroup
+    var trust: ContainerTrust
+    /// One scratch directory per running container, named after its id.
+    var runDirectory: String
+    var maskedPaths: [String]
+    var resolver: any HostNameResolver
+    var logger: Logger
+}

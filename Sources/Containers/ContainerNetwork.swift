@@ -1,0 +1,73 @@
+import EgressLinux
+import Foundation
+
+/// The network of a container: its namespace has only loopback, every destination routes to
+/// loopback, outbound TCP is redirected to the proxy's listener inside the namespace, UDP
+/// reaches only loopback (the DNS stub), and nothing else leaves.
+///
+/// Set up from outside (the container's processes never hold `CAP_NET_ADMIN`) with `ip` and
+/// `iptables-restore` run under `nsenter`; the listener and DNS sockets are made inside the
+/// namespace and served by the proxy's own event loops.
+struct ContainerNetwork {
+    /// The port of the proxy's listener inside the container (REDIRECT target).
+    static let proxyPort: UInt16 = 15001
+    /// The DNS stub's port on the container's loopback.
+    static let dnsPort: UInt16 = 53
+
+    /// The proxy's listener (`[::]:15001`, IPv4 too).
+    let listener: CInt
+    /// The DNS stub's sockets (`127.0.0.1:53`, `[::1]:53`).
+    let dnsSockets: [CInt]
+
+    /// Sets up the namespace at `namespacePath`, writing the rule files to `workDirectory`.
+    static func setUp(namespace namespacePath: String, workDirectory: String) throws(ContainerError) -> ContainerNetwork {
+        let enter = ["nsenter", "--net=\(namespacePath)", "--"]
+        let routes = "link set lo up\nroute add default dev lo src 127.0.0.1\nroute add ::/0 dev lo src ::1\n"
+        try SystemCommand.run(enter + ["ip", "-batch", write(routes, to: workDirectory + "/routes")])
+        try SystemCommand.run(enter + ["iptables-restore", write(rules(loopback: "127.0.0.0/8"), to: workDirectory + "/rules.v4")])
+        try SystemCommand.run(enter + ["ip6tables-restore", write(rules(loopback: "::1/128"), to: workDirectory + "/rules.v6")])
+        var made: [CInt] = []
+        do {
+            made.append(try NetworkNamespaceSockets.createListener(
+                inNetworkNamespace: namespacePath, address: .anyV6, port: proxyPort, ipv6Only: false, backlog: 1024
+            ))
+            for address in [IPAddress.loopbackV4, .loopbackV6] {
+                made.append(try NetworkNamespaceSockets.createDatagramSocket(inNetworkNamespace: namespacePath, address: address, port: dnsPort))
+            }
+        } catch {
+            made.forEach { close($0) }
+            throw .system("sockets in the container's network namespace: \(error)")
+        }
+        return ContainerNetwork(listener: made[0], dnsSockets: Array(made[1...]))
+    }
+
+    /// The filter and nat rules for one family: loopback stays inside, TCP goes to the proxy,
+    /// other UDP is refused (the sender sees `EPERM`), everything else dropped.
+    static func rules(loopback: String) -> String {
+        """
+        *nat
+        :OUTPUT ACCEPT [0:0]
+        -A OUTPUT -d \(loopback) -j RETURN
+        -A OUTPUT -p tcp -j REDIRECT --to-ports \(proxyPort)
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A OUTPUT -d \(loopback) -j ACCEPT
+        -A OUTPUT -p udp -j REJECT
+        -A OUTPUT -j DROP
+        COMMIT
+
+        """
+    }
+
+    private static func write(_ text: String, to path: String) throws(ContainerError) -> String {
+        do {
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+        } catch {
+            throw .system("cannot write \(path): \(error)")
+        }
+        return path
+    }
+}

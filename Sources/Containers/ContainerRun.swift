@@ -1,0 +1,123 @@
+import EgressLinux
+import EgressProxy
+import Foundation
+import Logging
+import NIOCore
+
+/// One run of a container: its init, its network (the proxy's listener and the DNS stub inside
+/// the container's namespace) and its scratch directory, from start to tear-down.
+final class ContainerRun: Sendable {
+    let initProcess: ContainerInit
+    private let server: ProxyServer
+    private let dns: ContainerDNSServer
+    private let scratch: String
+
+    private init(initProcess: ContainerInit, server: ProxyServer, dns: ContainerDNSServer, scratch: String) {
+        self.initProcess = initProcess
+        self.server = server
+        self.dns = dns
+        self.scratch = scratch
+    }
+
+    /// Clones init, sets up its network and serves it, then lets it start the entrypoint.
+    static func start(
+        id: String, options: ContainerStartOptions, rules: InterceptionRules, shared: ContainerShared
+    ) async throws -> ContainerRun {
+        let scratch = shared.runDirectory + "/" + id
+        let (initProcess, network) = try await onOwnThread {
+            try prepare(id: id, options: options, shared: shared, scratch: scratch)
+        }
+        var services = shared.services
+        services.rules = rules
+        services.logger[metadataKey: "container"] = .string(id)
+        let server = ProxyServer(services: services, group: shared.group)
+        var dns: ContainerDNSServer?
+        do {
+            try await server.listen(boundSocket: network.listener, mode: .redirect)
+            dns = try await ContainerDNSServer.start(
+                group: shared.group, boundSockets: network.dnsSockets, policy: rules.dnsPolicy,
+                resolver: shared.resolver, logger: services.logger
+            )
+            try await onOwnThread { try initProcess.start() }
+        } catch {
+            initProcess.kill()
+            _ = try? await onOwnThread { initProcess.waitForExit() }
+            await server.drain(grace: .zero)
+            await dns?.close()
+            StaleContainers.remove(scratch)
+            if dns == nil { network.dnsSockets.forEach { close($0) } }
+            if let failure = error as? LinuxError { throw ContainerError.startFailed(failure.description) }
+            throw error
+        }
+        guard let dns else { throw ContainerError.system("the DNS stub did not start") }
+        services.logger.info("container started", metadata: [
+            "pid": .stringConvertible(initProcess.pid), "entrypoint": .string(options.entrypoint.joined(separator: " ")),
+            "internet": .stringConvertible(options.enableInternet),
+        ])
+        return ContainerRun(initProcess: initProcess, server: server, dns: dns, scratch: scratch)
+    }
+
+    /// Blocks until init ends; then the run must be torn down.
+    func waitForExit() -> ContainerInit.Exit {
+        initProcess.waitForExit()
+    }
+
+    /// Closes the listener, the connections and the DNS stub, and removes the scratch directory.
+    func tearDown() async {
+        await server.drain(grace: .zero)
+        await dns.close()
+        StaleContainers.remove(scratch)
+    }
+
+    /// The blocking part of a start: scratch directory, init, record, network.
+    private static func prepare(
+        id: String, options: ContainerStartOptions, shared: ContainerShared, scratch: String
+    ) throws -> (ContainerInit, ContainerNetwork) {
+        StaleContainers.remove(scratch)
+        do {
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ContainerError.system("cannot create \(scratch): \(error)")
+        }
+        let initProcess: ContainerInit
+        do {
+            initProcess = try makeInit(id: id, options: options, shared: shared, scratch: scratch)
+        } catch {
+            StaleContainers.remove(scratch)
+            throw error
+        }
+        do {
+            try StaleContainers.record(initProcess.pid, in: scratch)
+            return (initProcess, try ContainerNetwork.setUp(namespace: initProcess.networkNamespacePath, workDirectory: scratch))
+        } catch {
+            initProcess.kill()
+            _ = initProcess.waitForExit()
+            StaleContainers.remove(scratch)
+            throw error
+        }
+    }
+
+    private static func makeInit(id: String, options: ContainerStartOptions, shared: ContainerShared, scratch: String) throws -> ContainerInit {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { throw ContainerError.system("cannot open /dev/null") }
+        defer { close(null) }
+        let (output, error): (CInt, CInt) = switch options.output {
+        case .inherit: (STDOUT_FILENO, STDERR_FILENO)
+        case .discard: (null, null)
+        case .descriptors(let output, let error): (output, error)
+        }
+        let environment = ContainerTrust.environment(options.env, hostname: id)
+        let specification = ContainerInit.Specification(
+            arguments: options.entrypoint, environment: environment.map { "\($0.key)=\($0.value)" }.sorted(),
+            searchPath: environment["PATH"] ?? ContainerTrust.defaultSearchPath, standardInput: null,
+            standardOutput: output, standardError: error, root: options.rootDirectory,
+            workingDirectory: options.workingDirectory, hostname: id, scratchDirectory: scratch,
+            files: shared.trust.files(hostname: id, rootDirectory: options.rootDirectory), maskedPaths: shared.maskedPaths
+        )
+        do {
+            return try ContainerInit(specification)
+        } catch {
+            throw ContainerError.system("cannot create the container's namespaces: \(error)")
+        }
+    }
+}

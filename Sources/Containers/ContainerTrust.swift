@@ -1,0 +1,62 @@
+import EgressLinux
+import Foundation
+
+/// What a container finds in its `/etc` and environment so that its clients trust interception
+/// and resolve names through the DNS stub: the proxy CA at the path Cloudflare Containers use, a
+/// bundle of the system roots plus that CA, the usual trust variables pointing at the bundle, a
+/// `resolv.conf` naming the stub and a `hosts` file.
+struct ContainerTrust {
+    /// Where the CA certificate is inside the container.
+    static let certificatePath = "/etc/cloudflare/certs/cloudflare-containers-ca.crt"
+    /// The system roots plus the CA, inside the container.
+    static let bundlePath = "/etc/cloudflare/certs/ca-bundle.crt"
+    /// The variables set to ``bundlePath`` (unless the start options set them).
+    static let trustVariables = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"]
+    /// `PATH` when the start options do not set one.
+    static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    /// Where distributions keep their root bundle, most common first.
+    private static let systemBundles = [
+        "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem",
+        "/etc/ssl/ca-bundle.pem",
+    ]
+
+    /// The proxy's CA certificate (PEM).
+    let certificatePEM: String
+
+    /// The files added to the container's `/etc`. The roots come from the root directory's own
+    /// bundle when it has one, else from the host's.
+    func files(hostname: String, rootDirectory: String?) -> [ContainerInit.File] {
+        let roots = Self.systemRoots(rootDirectory: rootDirectory)
+        let bundle = roots + (roots.hasSuffix("\n") || roots.isEmpty ? "" : "\n") + certificatePEM
+        let resolver = "# Egress: the container's DNS stub\nnameserver 127.0.0.1\nnameserver ::1\noptions timeout:2 attempts:2\n"
+        let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 \(hostname)\n"
+        return [
+            ContainerInit.File(path: "cloudflare/certs/cloudflare-containers-ca.crt", contents: Array(certificatePEM.utf8)),
+            ContainerInit.File(path: "cloudflare/certs/ca-bundle.crt", contents: Array(bundle.utf8)),
+            ContainerInit.File(path: "resolv.conf", contents: Array(resolver.utf8)),
+            ContainerInit.File(path: "hosts", contents: Array(hosts.utf8)),
+            ContainerInit.File(path: "hostname", contents: Array("\(hostname)\n".utf8)),
+        ]
+    }
+
+    /// The entrypoint's environment: the start options' variables over the trust variables,
+    /// `PATH`, `HOME` and `HOSTNAME`.
+    static func environment(_ env: [String: String], hostname: String) -> [String: String] {
+        var merged: [String: String] = ["PATH": defaultSearchPath, "HOME": "/root", "HOSTNAME": hostname]
+        for name in trustVariables { merged[name] = bundlePath }
+        merged.merge(env) { _, given in given }
+        return merged
+    }
+
+    private static func systemRoots(rootDirectory: String?) -> String {
+        let prefixes = [rootDirectory, nil].map { $0 ?? "" }
+        for prefix in prefixes {
+            for path in systemBundles {
+                if let text = try? String(contentsOfFile: prefix + path, encoding: .utf8), text.contains("BEGIN CERTIFICATE") {
+                    return text
+                }
+            }
+        }
+        return ""
+    }
+}
