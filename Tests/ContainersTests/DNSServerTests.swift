@@ -7,10 +7,6 @@ import XCTest
 
 @testable import Containers
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The server on real UDP sockets bound to loopback in the test's own namespace, queried by real
 /// clients. Nothing is sent anywhere but 127.0.0.1 and ::1, and the host resolver is a table.
 final class DNSServerTests: XCTestCase {
@@ -22,8 +18,8 @@ final class DNSServerTests: XCTestCase {
     /// Serves UDP sockets on 127.0.0.1 (and ::1 where the machine has IPv6) with internet on and
     /// `intercepted.test` as the one intercepted name; returns the server and its IPv4 port.
     private func startServer() async throws -> (ContainerDNSServer, port: Int) {
-        var sockets = [try Self.boundUDPSocket(SocketAddress(ipAddress: "127.0.0.1", port: 0))]
-        if let v6 = try? Self.boundUDPSocket(SocketAddress(ipAddress: "::1", port: 0)) { sockets.append(v6) }
+        var sockets = [try DNSTestSockets.boundUDP(SocketAddress(ipAddress: "127.0.0.1", port: 0))]
+        if let v6 = try? DNSTestSockets.boundUDP(SocketAddress(ipAddress: "::1", port: 0)) { sockets.append(v6) }
         let server = try await ContainerDNSServer.start(
             group: MultiThreadedEventLoopGroup.singleton, boundSockets: sockets,
             policy: ContainerDNSPolicy(isIntercepted: { $0 == "intercepted.test" }, internet: { true }),
@@ -31,23 +27,6 @@ final class DNSServerTests: XCTestCase {
         )
         XCTAssertEqual(server.localAddresses.count, sockets.count)
         return (server, try XCTUnwrap(server.localAddresses.first?.port))
-    }
-
-    /// A non-blocking UDP socket bound to `address`, as the lead's namespace code hands over.
-    private static func boundUDPSocket(_ address: SocketAddress) throws -> CInt {
-        let family = address.protocol == .inet6 ? AF_INET6 : AF_INET
-        let socket = Glibc.socket(family, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw DNSMessageError.malformed("socket: errno \(errno)") }
-        let status = address.withSockAddr { Glibc.bind(socket, $0, socklen_t($1)) }
-        guard status == 0 else {
-            Glibc.close(socket)
-            throw DNSMessageError.malformed("bind \(address): errno \(errno)")
-        }
-        return socket
-    }
-
-    private static func isOpen(_ descriptor: CInt) -> Bool {
-        fcntl(descriptor, F_GETFD) != -1
     }
 
     /// Sends one raw query with python3's socket module and returns the response.
@@ -104,20 +83,20 @@ final class DNSServerTests: XCTestCase {
     }
 
     func testCloseClosesTheSockets() async throws {
-        let socket = try Self.boundUDPSocket(SocketAddress(ipAddress: "127.0.0.1", port: 0))
+        let socket = try DNSTestSockets.boundUDP(SocketAddress(ipAddress: "127.0.0.1", port: 0))
         let server = try await ContainerDNSServer.start(
             group: MultiThreadedEventLoopGroup.singleton, boundSockets: [socket],
             policy: ContainerDNSPolicy(isIntercepted: { _ in false }, internet: { false }), resolver: TableResolver(),
             logger: Logger(label: "dns-server-test")
         )
-        XCTAssertTrue(Self.isOpen(socket))
+        XCTAssertTrue(DNSTestSockets.isOpen(socket))
         await server.close()
-        XCTAssertFalse(Self.isOpen(socket))
+        XCTAssertFalse(DNSTestSockets.isOpen(socket))
     }
 
     func testAFailedStartClosesTheSocketsItWasGiven() async throws {
-        let served = try Self.boundUDPSocket(SocketAddress(ipAddress: "127.0.0.1", port: 0))
-        let unreached = try Self.boundUDPSocket(SocketAddress(ipAddress: "127.0.0.1", port: 0))
+        let served = try DNSTestSockets.boundUDP(SocketAddress(ipAddress: "127.0.0.1", port: 0))
+        let unreached = try DNSTestSockets.boundUDP(SocketAddress(ipAddress: "127.0.0.1", port: 0))
         do {
             _ = try await ContainerDNSServer.start(
                 group: MultiThreadedEventLoopGroup.singleton, boundSockets: [served, -1, unreached],
@@ -126,8 +105,8 @@ final class DNSServerTests: XCTestCase {
             )
             XCTFail("a negative descriptor must fail the start")
         } catch {
-            XCTAssertFalse(Self.isOpen(served), "the socket already served is closed")
-            XCTAssertFalse(Self.isOpen(unreached), "the socket not reached is closed")
+            XCTAssertFalse(DNSTestSockets.isOpen(served), "the socket already served is closed")
+            XCTAssertFalse(DNSTestSockets.isOpen(unreached), "the socket not reached is closed")
         }
     }
 

@@ -4,6 +4,10 @@ import XCTest
 
 @testable import Containers
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Builds DNS messages byte by byte, as a client would send them (no parser of ours involved).
 enum DNSWire {
     /// A name in wire form: length-prefixed labels and the root label.
@@ -113,5 +117,26 @@ final class TableResolver: HostNameResolver, Sendable {
             }
         }
         return try (table[name] ?? .failure(.notFound)).get()
+    }
+}
+
+/// UDP sockets made the way the container code hands them to the server.
+enum DNSTestSockets {
+    /// A non-blocking, close-on-exec UDP socket bound to `address` in the calling thread's
+    /// network namespace.
+    static func boundUDP(_ address: SocketAddress) throws -> CInt {
+        let family = address.protocol == .inet6 ? AF_INET6 : AF_INET
+        let socket = Glibc.socket(family, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { throw DNSMessageError.malformed("socket: errno \(errno)") }
+        guard address.withSockAddr({ Glibc.bind(socket, $0, socklen_t($1)) }) == 0 else {
+            Glibc.close(socket)
+            throw DNSMessageError.malformed("bind \(address): errno \(errno)")
+        }
+        return socket
+    }
+
+    /// Whether `descriptor` is an open file descriptor.
+    static func isOpen(_ descriptor: CInt) -> Bool {
+        fcntl(descriptor, F_GETFD) != -1
     }
 }
