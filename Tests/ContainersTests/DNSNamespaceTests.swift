@@ -1,0 +1,88 @@
+import EgressTesting
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import XCTest
+
+@testable import Containers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The stub as a container meets it: UDP sockets bound to 127.0.0.1:53 and [::1]:53 inside a
+/// test-made namespace with only loopback, `/etc/resolv.conf` pointing at them (through
+/// `/etc/netns/NAME/resolv.conf`, which `ip netns exec` mounts), and glibc's resolver, which
+/// `curl` and `python3` use, asking. The host resolver is a table.
+final class DNSNamespaceTests: XCTestCase {
+    func testGlibcClientsInANamespaceResolveThroughTheStub() async throws {
+        try XCTSkipUnless(NetworkNamespace.isRoot, "needs root (network namespaces)")
+        let namespace = try NetworkNamespace(prefix: "egdns")
+        let configuration = "/etc/netns/\(namespace.name)"
+        defer {
+            try? FileManager.default.removeItem(atPath: configuration)
+            namespace.remove()
+        }
+        try FileManager.default.createDirectory(atPath: configuration, withIntermediateDirectories: true)
+        try "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n".write(toFile: "\(configuration)/resolv.conf", atomically: true, encoding: .utf8)
+
+        let internet = Atomic<Bool>(true)
+        var sockets = [try await Self.udpSocket(in: namespace.path, SocketAddress(ipAddress: "127.0.0.1", port: 53))]
+        if let v6 = try? await Self.udpSocket(in: namespace.path, SocketAddress(ipAddress: "::1", port: 53)) { sockets.append(v6) }
+        let server = try await ContainerDNSServer.start(
+            group: MultiThreadedEventLoopGroup.singleton, boundSockets: sockets,
+            policy: ContainerDNSPolicy(isIntercepted: { $0 == "intercepted.test" }, internet: { internet.load(ordering: .relaxed) }),
+            resolver: TableResolver([
+                "intercepted.test": .success(HostAddresses(ipv4: [0xC633_6407])), "plain.test": .success(HostAddresses(ipv4: [0xCB00_7109])),
+            ]),
+            logger: Logger(label: "dns-namespace-test")
+        )
+
+        // `getent ahosts` is getaddrinfo(AF_UNSPEC), as curl calls it. (`ahostsv4` would ask
+        // nothing: with AI_ADDRCONFIG and no IPv4 address but loopback, glibc gives up at once.)
+        func resolve(_ name: String) async throws -> ProcessResult {
+            try await offThread { try namespace.run(["getent", "ahosts", name], timeout: 10) }
+        }
+        let intercepted = try await resolve("intercepted.test")
+        XCTAssertTrue(intercepted.standardOutput.contains("198.51.100.7"), intercepted.combinedOutput)
+        let plain = try await resolve("plain.test")
+        XCTAssertTrue(plain.standardOutput.contains("203.0.113.9"), plain.combinedOutput)
+        let missing = try await resolve("missing.test")
+        XCTAssertEqual(missing.status, 2, "getent: not found. \(missing.combinedOutput)")
+        let python = try await offThread {
+            try namespace.run(["python3", "-c", "import socket; print(socket.gethostbyname('Intercepted.Test.'))"], timeout: 10)
+        }
+        XCTAssertEqual(python.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.7", python.combinedOutput)
+
+        internet.store(false, ordering: .relaxed)
+        let placeholder = try await resolve("intercepted.test")
+        XCTAssertTrue(placeholder.standardOutput.contains("240.240.0.1"), placeholder.combinedOutput)
+        XCTAssertTrue(placeholder.standardOutput.contains("100::1"), placeholder.combinedOutput)
+        let offline = try await resolve("plain.test")
+        XCTAssertEqual(offline.status, 2, "not intercepted, no internet: NXDOMAIN. \(offline.combinedOutput)")
+        await server.close()
+    }
+
+    /// `CLONE_NEWNET`.
+    private static let cloneNewNet: CInt = 0x4000_0000
+
+    /// A non-blocking UDP socket bound to `address` inside the namespace at `path`, made on a
+    /// thread of its own that enters the namespace and then ends.
+    private static func udpSocket(in path: String, _ address: SocketAddress) async throws -> CInt {
+        try await offThread {
+            let namespace = open(path, O_RDONLY | O_CLOEXEC)
+            guard namespace >= 0 else { throw DNSMessageError.malformed("open \(path): errno \(errno)") }
+            defer { close(namespace) }
+            guard enterNamespace(namespace, cloneNewNet) == 0 else { throw DNSMessageError.malformed("setns: errno \(errno)") }
+            return try DNSTestSockets.boundUDP(address)
+        }
+    }
+}
+
+/// `setns(2)`, which glibc declares only under `_GNU_SOURCE`, out of Swift's sight. (EgressLinux
+/// makes TCP sockets in namespaces through its C target; once it makes UDP ones too, this test
+/// should use that instead.)
+@_silgen_name("setns")
+private func enterNamespace(_ descriptor: CInt, _ type: CInt) -> CInt
