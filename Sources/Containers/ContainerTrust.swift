@@ -28,7 +28,7 @@ struct ContainerTrust {
     func files(hostname: String, rootDirectory: String?) -> [ContainerInit.File] {
         let roots = Self.systemRoots(rootDirectory: rootDirectory)
         let bundle = roots + (roots.hasSuffix("\n") || roots.isEmpty ? "" : "\n") + certificatePEM
-        let resolver = "# Egress: the container's DNS stub\nnameserver 127.0.0.1\nnameserver ::1\noptions timeout:2 attempts:2\n"
+        let resolver = "# Egress: the container's DNS stub\nnameserver 127.0.0.1\nnameserver ::1\noptions edns0 timeout:2 attempts:2\n"
         let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 \(hostname)\n"
         return [
             ContainerInit.File(path: "cloudflare/certs/cloudflare-containers-ca.crt", contents: Array(certificatePEM.utf8)),

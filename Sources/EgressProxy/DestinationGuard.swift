@@ -4,7 +4,8 @@ import EgressRules
 /// dials from its own namespace, so `127.0.0.1:5432` would be the host's database.
 ///
 /// Refused unless an allowed range contains them: loopback, link-local (with the cloud metadata
-/// address 169.254.169.254), unspecified, multicast and broadcast addresses. (The proxy's own
+/// address 169.254.169.254), unspecified, multicast, broadcast, reserved (240.0.0.0/4) and
+/// discard-only (100::/64) addresses. (The proxy's own
 /// listeners on loopback are covered by the loopback rule; one bound to a wildcard address and
 /// dialled by a host address is not recognised yet.)
 package struct DestinationGuard: Sendable {
@@ -13,6 +14,8 @@ package struct DestinationGuard: Sendable {
         ("169.254.0.0/16", "link-local (cloud metadata)"), ("fe80::/10", "link-local"),
         ("0.0.0.0/8", "unspecified"), ("::/128", "unspecified"),
         ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"), ("255.255.255.255/32", "broadcast"),
+        // Reserved and discard-only: the containers' DNS placeholders (240.240.0.1, 100::1) live here.
+        ("240.0.0.0/4", "reserved"), ("100::/64", "discard-only"),
     ]
 
     private let refused: [(network: IPNetwork, reason: String)]

@@ -32,9 +32,11 @@ enum HTTPConversion {
     }
 
     /// The request head to send upstream: `Host` first, hop-by-hop fields left out.
-    static func upstreamHead(_ request: HTTPRequest, hostOverride: String? = nil) -> HTTPRequestHead {
+    static func upstreamHead(
+        _ request: HTTPRequest, hostOverride: String? = nil, knownLength: Int? = nil, close: Bool = false
+    ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(request.headerFields.count + 1)
+        headers.reserveCapacity(request.headerFields.count + 2)
         if let host = hostOverride ?? request.authority { headers.add(name: "Host", value: host) }
         let connectionScoped = namedByConnection(request.headerFields)
         for field in request.headerFields
@@ -43,6 +45,12 @@ enum HTTPConversion {
         {
             headers.add(name: field.name.rawName, value: field.value)
         }
+        if let knownLength, !headers.contains(name: "content-length"), !headers.contains(name: "transfer-encoding"),
+           knownLength > 0 || request.method == .post || request.method == .put || request.method == .patch
+        {
+            headers.add(name: "Content-Length", value: String(knownLength))
+        }
+        if close { headers.add(name: "Connection", value: "close") }
         return HTTPRequestHead(
             version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: request.path ?? "/", headers: headers
         )

@@ -32,10 +32,10 @@ enum OriginalDestination {
         }
         switch local {
         case .v4:
-            let future: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(
-                level: .init(rawValue: CInt(SOL_IP)), name: .init(rawValue: originalDestinationOption)
-            )
-            return future.flatMapThrowing { try destination(of: SocketAddress($0, host: "")) }
+            return ipv4Destination(provider)
+        case .v6 where isIPv4Mapped(local):
+            // An IPv4 connection that a dual-stack IPv6 listener accepted: the IPv4 option.
+            return ipv4Destination(provider)
         case .v6:
             let future: EventLoopFuture<sockaddr_in6> = provider.unsafeGetSocketOption(
                 level: .init(rawValue: CInt(SOL_IPV6)), name: .init(rawValue: originalDestinationOption)
@@ -47,6 +47,21 @@ enum OriginalDestination {
     }
 
     /// The `Destination` of an IP socket address.
+    private static func ipv4Destination(_ provider: any SocketOptionProvider) -> EventLoopFuture<Destination> {
+        let future: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(
+            level: .init(rawValue: CInt(SOL_IP)), name: .init(rawValue: originalDestinationOption)
+        )
+        return future.flatMapThrowing { try destination(of: SocketAddress($0, host: "")) }
+    }
+
+    /// Whether `address` is an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`).
+    private static func isIPv4Mapped(_ address: SocketAddress) -> Bool {
+        guard case .v6(let v6) = address else { return false }
+        return withUnsafeBytes(of: v6.address.sin6_addr) { bytes in
+            bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+        }
+    }
+
     static func destination(of address: SocketAddress) throws -> Destination {
         let ip: IPAddress?
         switch address {

@@ -112,6 +112,12 @@ package final class ProxyServer: Sendable {
             try channel.pipeline.syncOperations.addHandler(ConnectionSniffer(limits: services.limits) { found, context, sniffer in
                 handoff.hand(found, context, sniffer)
             })
+        }.flatMapErrorThrowing { error in
+            // Not redirected (dialled directly), or the kernel has no record: nothing to serve.
+            services.logger.warning("connection refused: no original destination", metadata: [
+                "conn": .stringConvertible(id), "error": .string("\(error)"),
+            ])
+            throw error
         }
     }
 }

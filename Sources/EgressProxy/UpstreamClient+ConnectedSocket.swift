@@ -10,14 +10,12 @@ extension UpstreamClient {
     package static func send(
         _ request: Request, overConnectedSocket socket: CInt, group: any EventLoopGroup, target: UpstreamTarget
     ) async throws -> Response {
-        var request = request
-        request.head.headerFields[.connection] = "close"
         let channel = try await ClientBootstrap(group: group).withConnectedSocket(socket) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 return try UpstreamConnection.Channel(wrappingChannelSynchronously: channel)
             }
         }
-        return try await UpstreamConnection(target: target, channel: channel) { _ in }.send(request)
+        return try await UpstreamConnection(target: target, channel: channel, idle: nil).send(request)
     }
 }

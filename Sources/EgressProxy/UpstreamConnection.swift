@@ -21,10 +21,11 @@ final class UpstreamConnection: Sendable {
     private let eventLoop: any EventLoop
     private let jobs: AsyncStream<Job>.Continuation
     private let closed = Atomic<Bool>(false)
-    private let idle: @Sendable (UpstreamConnection) -> Void
+    private let idle: (@Sendable (UpstreamConnection) -> Void)?
 
-    /// Starts serving `channel`; `idle` is called each time the connection may be reused.
-    init(target: UpstreamTarget, channel: Channel, idle: @escaping @Sendable (UpstreamConnection) -> Void) {
+    /// Starts serving `channel`; `idle` is called each time the connection may be reused; without
+    /// it the connection carries one exchange (its request says `Connection: close`).
+    init(target: UpstreamTarget, channel: Channel, idle: (@Sendable (UpstreamConnection) -> Void)?) {
         self.target = target
         self.eventLoop = channel.channel.eventLoop
         self.idle = idle
@@ -62,7 +63,7 @@ final class UpstreamConnection: Sendable {
                 var answered = false
                 do {
                     let reusable = try await exchange(job, parts: &parts, outbound: outbound, answered: &answered)
-                    guard reusable else { return }
+                    guard reusable, let idle else { return }
                     idle(self)
                 } catch let stale as StaleConnection {
                     job.response.resume(throwing: stale)
@@ -82,7 +83,7 @@ final class UpstreamConnection: Sendable {
         outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
         answered: inout Bool
     ) async throws -> Bool {
-        let head = HTTPConversion.upstreamHead(job.request.head)
+        let head = HTTPConversion.upstreamHead(job.request.head, knownLength: job.request.body.knownLength, close: idle == nil)
         // A body of known bytes can be sent again: a kept-alive connection the origin closed
         // while idle is then reported as stale, and the client retries on a new one.
         let replayable = job.request.body.knownLength != nil

@@ -29,7 +29,8 @@ final class ContainerInterceptionTests: XCTestCase {
         let container = try fixture.host.makeContainer()
         try container.interceptOutboundHttps("*.secure.test", Worker(TextWorker(text: "secure answer")))
         var script = """
-            cmp /etc/cloudflare/certs/cloudflare-containers-ca.crt \(fixture.caCertificate) && echo "ca-file=same"
+            cat /etc/cloudflare/certs/cloudflare-containers-ca.crt
+            ls \(fixture.directory.path("state")) | wc -l | sed 's/^/state-entries=/'
             curl -sS https://www.secure.test/curl; echo "curl=$?"
             python3 -c 'import urllib.request; print(urllib.request.urlopen("https://py.secure.test/p").read().decode().strip(), "python=ok")'
             echo | openssl s_client -connect ossl.secure.test:443 -servername ossl.secure.test -verify_return_error -verify_hostname ossl.secure.test 2>&1 | grep -E "Verify return code"
@@ -39,7 +40,8 @@ final class ContainerInterceptionTests: XCTestCase {
             script += "\nnode -e 'fetch(\"https://node.secure.test/n\").then(r => r.text()).then(t => console.log(t.trim(), \"node=ok\"))'"
         }
         let (output, _) = try await fixture.run(script, in: container)
-        XCTAssertTrue(output.contains("ca-file=same"), output)
+        XCTAssertTrue(output.contains(try String(contentsOfFile: fixture.caCertificate, encoding: .utf8)), output)
+        XCTAssertTrue(output.contains("state-entries=0"), "the state directory (CA key) is hidden: \(output)")
         XCTAssertTrue(output.contains("secure answer\ncurl=0"), output)
         XCTAssertTrue(output.contains("secure answer python=ok"), output)
         XCTAssertTrue(output.contains("Verify return code: 0 (ok)"), output)

@@ -14,14 +14,17 @@ final class ContainerFixture: Sendable {
 
     /// Skips unless root; `names` are what the host's "real" resolver knows. The host shuts down
     /// (destroying its containers) when `test` ends.
-    init(_ test: XCTestCase, names: [String: HostAddresses] = [:], maskedPaths: [String] = []) throws {
+    init(
+        _ test: XCTestCase, names: [String: Result<HostAddresses, HostNameResolutionError>] = [:], maskedPaths: [String] = []
+    ) throws {
         try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root (namespaces, mounts, iptables); run the tests as root")
         directory = try TemporaryDirectory("egress-containers")
         var logger = Logger(label: "egress-test")
-        logger.logLevel = .warning
+        // EGRESS_TEST_LOG=debug shows the decision log of the containers' proxy.
+        logger.logLevel = ProcessInfo.processInfo.environment["EGRESS_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         host = try ContainerHost(
             configuration: .init(stateDirectory: directory.path("state"), maskedPaths: maskedPaths), logger: logger,
-            resolver: TableResolver(names: names)
+            resolver: TableResolver(names)
         )
         let host = self.host
         test.addTeardownBlock {
@@ -77,16 +80,6 @@ final class ContainerFixture: Sendable {
         }
         let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         throw TestSupportError("\"\(text)\" did not appear in \(path) within \(seconds) s; it holds:\n\(output)")
-    }
-}
-
-/// A "real" resolver for tests: a fixed table; anything else does not exist.
-struct TableResolver: HostNameResolver {
-    let names: [String: HostAddresses]
-
-    func addresses(of name: String) async throws(HostNameResolutionError) -> HostAddresses {
-        guard let found = names[name.lowercased()] else { throw .notFound }
-        return found
     }
 }
 

@@ -1,3 +1,4 @@
+import EgressLinux
 import EgressTesting
 import Foundation
 import Logging
@@ -29,8 +30,9 @@ final class DNSNamespaceTests: XCTestCase {
         try "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n".write(toFile: "\(configuration)/resolv.conf", atomically: true, encoding: .utf8)
 
         let internet = Atomic<Bool>(true)
-        var sockets = [try await Self.udpSocket(in: namespace.path, SocketAddress(ipAddress: "127.0.0.1", port: 53))]
-        if let v6 = try? await Self.udpSocket(in: namespace.path, SocketAddress(ipAddress: "::1", port: 53)) { sockets.append(v6) }
+        let sockets = try [EgressLinux.IPAddress.loopbackV4, .loopbackV6].map { address in
+            try NetworkNamespaceSockets.createDatagramSocket(inNetworkNamespace: namespace.path, address: address, port: 53)
+        }
         let server = try await ContainerDNSServer.start(
             group: MultiThreadedEventLoopGroup.singleton, boundSockets: sockets,
             policy: ContainerDNSPolicy(isIntercepted: { $0 == "intercepted.test" }, internet: { internet.load(ordering: .relaxed) }),
@@ -64,25 +66,4 @@ final class DNSNamespaceTests: XCTestCase {
         XCTAssertEqual(offline.status, 2, "not intercepted, no internet: NXDOMAIN. \(offline.combinedOutput)")
         await server.close()
     }
-
-    /// `CLONE_NEWNET`.
-    private static let cloneNewNet: CInt = 0x4000_0000
-
-    /// A non-blocking UDP socket bound to `address` inside the namespace at `path`, made on a
-    /// thread of its own that enters the namespace and then ends.
-    private static func udpSocket(in path: String, _ address: SocketAddress) async throws -> CInt {
-        try await offThread {
-            let namespace = open(path, O_RDONLY | O_CLOEXEC)
-            guard namespace >= 0 else { throw DNSMessageError.malformed("open \(path): errno \(errno)") }
-            defer { close(namespace) }
-            guard enterNamespace(namespace, cloneNewNet) == 0 else { throw DNSMessageError.malformed("setns: errno \(errno)") }
-            return try DNSTestSockets.boundUDP(address)
-        }
-    }
 }
-
-/// `setns(2)`, which glibc declares only under `_GNU_SOURCE`, out of Swift's sight. (EgressLinux
-/// makes TCP sockets in namespaces through its C target; once it makes UDP ones too, this test
-/// should use that instead.)
-@_silgen_name("setns")
-private func enterNamespace(_ descriptor: CInt, _ type: CInt) -> CInt
