@@ -13,6 +13,8 @@ struct ContainerNetwork {
     static let proxyPort: UInt16 = 15001
     /// The DNS stub's port on the container's loopback.
     static let dnsPort: UInt16 = 53
+    /// The container's own addresses (benchmarking and unique-local ranges, never routed here).
+    static let ownAddresses = (v4: "198.18.0.1/32", v6: "fd65:6772:6573:7300::1/128")
 
     /// The proxy's listener (`[::]:15001`, IPv4 too).
     let listener: CInt
@@ -22,7 +24,16 @@ struct ContainerNetwork {
     /// Sets up the namespace at `namespacePath`, writing the rule files to `workDirectory`.
     static func setUp(namespace namespacePath: String, workDirectory: String) throws(ContainerError) -> ContainerNetwork {
         let enter = ["nsenter", "--net=\(namespacePath)", "--"]
-        let routes = "link set lo up\nroute add default dev lo src 127.0.0.1\nroute add ::/0 dev lo src ::1\n"
+        // The container's own addresses sit on loopback too: resolvers asked for "addresses this
+        // host can use" (AI_ADDRCONFIG) ignore 127.0.0.1 and ::1 and would find none.
+        let routes = """
+            link set lo up
+            address add \(ownAddresses.v4) dev lo
+            address add \(ownAddresses.v6) dev lo nodad
+            route add default dev lo src 127.0.0.1
+            route add ::/0 dev lo src ::1
+
+            """
         try SystemCommand.run(enter + ["ip", "-batch", write(routes, to: workDirectory + "/routes")])
         try SystemCommand.run(enter + ["iptables-restore", write(rules(loopback: "127.0.0.0/8"), to: workDirectory + "/rules.v4")])
         try SystemCommand.run(enter + ["ip6tables-restore", write(rules(loopback: "::1/128"), to: workDirectory + "/rules.v6")])

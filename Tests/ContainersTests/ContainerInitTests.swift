@@ -3,33 +3,88 @@ import EgressTesting
 import Foundation
 import XCTest
 
+/// The C init, without the proxy: what the entrypoint sees of its namespaces, mounts and
+/// capabilities, and how its end is reported.
 final class ContainerInitTests: XCTestCase {
-    func testSmoke() throws {
-        try XCTSkipUnless(NetworkNamespace.isRoot, "needs root")
-        let directory = try TemporaryDirectory("init")
+    private func run(
+        _ script: String, shell: String = "sh", root: String? = nil, masked: [String] = []
+    ) throws -> (String, ContainerInit.Exit) {
+        try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root (namespaces, mounts); run the tests as root")
+        let directory = try TemporaryDirectory("egress-init")
         let scratch = directory.path("scratch")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        var ends: [Int32] = [-1, -1]
-        XCTAssertEqual(pipe(&ends), 0)
-        let null = open("/dev/null", O_RDWR)
-        let spec = ContainerInit.Specification(
-            arguments: ["sh", "-c", "cat /etc/cloudflare/test.txt; echo pid=$$; hostname; ls /dev; ls \(directory.path("")); cat /proc/self/status | grep Cap; exit 3"],
-            environment: ["PATH=/usr/bin:/bin"], searchPath: "/usr/bin:/bin", standardInput: null, standardOutput: ends[1],
-            standardError: ends[1], root: nil, workingDirectory: "/tmp", hostname: "box1", scratchDirectory: scratch,
-            files: [.init(path: "cloudflare/test.txt", contents: Array("hello\n".utf8))], maskedPaths: [directory.path("")]
-        )
-        let container = try ContainerInit(spec)
-        try container.start()
-        close(ends[1])
-        let exit = container.waitForExit()
-        var output = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(ends[0], &buffer, 4096)
-            if n <= 0 { break }
-            output.append(contentsOf: buffer[0..<n])
+        let outputPath = directory.path("output")
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer {
+            close(output)
+            close(null)
         }
-        print(String(decoding: output, as: UTF8.self))
+        let specification = ContainerInit.Specification(
+            arguments: [shell, "-c", script], environment: ["PATH=/usr/bin:/bin"], searchPath: "/usr/bin:/bin",
+            standardInput: null, standardOutput: output, standardError: output, root: root, workingDirectory: nil,
+            hostname: "box1", scratchDirectory: scratch,
+            files: [.init(path: "added/deep/file.txt", contents: Array("added\n".utf8))], maskedPaths: masked
+        )
+        let container = try ContainerInit(specification)
+        try container.start()
+        let exit = container.waitForExit()
+        let remains = try FileManager.default.contentsOfDirectory(atPath: scratch)
+        XCTAssertEqual(remains, [], "the container's tmpfs never reaches the host's scratch directory")
+        return (try String(contentsOfFile: outputPath, encoding: .utf8), exit)
+    }
+
+    func testWhatTheEntrypointSees() throws {
+        let secret = try TemporaryDirectory("egress-secret")
+        try secret.write("key", to: "ca.key")
+        let (output, exit) = try run("""
+            cat /etc/added/deep/file.txt; echo "pid=$$ host=$(hostname)"; ls /dev | tr '\\n' ' '; echo
+            ls \(secret.url.path) | wc -l | sed 's/^/secret-entries=/'
+            echo "processes=$(ls /proc | grep -cE '^[0-9]+$')"
+            grep CapEff /proc/self/status
+            touch /proc/sys/kernel/hostname 2>/dev/null && echo sysctl=writable || echo sysctl=read-only
+            exit 3
+            """, masked: [secret.url.path])
         XCTAssertEqual(exit, .exited(3))
+        XCTAssertTrue(output.hasPrefix("added\npid=2 host=box1\n"), output)
+        XCTAssertTrue(output.contains("fd full null random shm stderr stdin stdout tty urandom zero \n"), output)
+        XCTAssertTrue(output.contains("secret-entries=0"), output)
+        let processes = output.split(separator: "\n").first { $0.hasPrefix("processes=") }.flatMap { Int($0.dropFirst(10)) }
+        XCTAssertLessThanOrEqual(processes ?? 99, 5, "init, sh and its pipeline; no host process: \(output)")
+        XCTAssertTrue(output.contains("sysctl=read-only"), output)
+        let effective = output.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) }
+        let capabilities = try XCTUnwrap(effective, output)
+        for (name, bit) in [("NET_ADMIN", 12), ("NET_RAW", 13), ("SYS_ADMIN", 21), ("SYS_PTRACE", 19), ("SYS_MODULE", 16)] {
+            XCTAssertEqual(capabilities & (1 << bit), 0, "\(name) was kept")
+        }
+        XCTAssertNotEqual(capabilities & (1 << 0), 0, "CHOWN was dropped")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/added"), "the host's /etc is untouched")
+    }
+
+    func testSignalsAndKills() throws {
+        let (_, signalled) = try run("kill -TERM $$")
+        XCTAssertEqual(signalled, .signalled(SIGTERM))
+    }
+
+    func testARootDirectory() throws {
+        let root = try TemporaryDirectory("egress-root")
+        for directory in ["etc", "proc", "dev", "sys"] {
+            try FileManager.default.createDirectory(atPath: root.path(directory), withIntermediateDirectories: true)
+        }
+        // An image of one program: dash and the libraries it loads.
+        let libraries = try ProcessRunner.run("ldd", ["/bin/dash"]).standardOutput
+            .split(separator: "\n").compactMap { line in line.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("/") } }
+        for file in ["/bin/dash"] + libraries.map(String.init) {
+            let target = root.url.appendingPathComponent(String(file.dropFirst()))
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: URL(fileURLWithPath: file).resolvingSymlinksInPath().path, toPath: target.path)
+        }
+        try root.write("image file\n", to: "etc/image.txt")
+        let (output, exit) = try run(
+            "while read line; do echo $line; done < /etc/image.txt; while read line; do echo $line; done < /etc/added/deep/file.txt; cd /../..; pwd; echo *",
+            shell: "/bin/dash", root: root.url.path
+        )
+        XCTAssertEqual(exit, .exited(0), output)
+        XCTAssertEqual(output, "image file\nadded\n/\nbin dev etc lib lib64 proc sys\n", "the image is all it sees, and it cannot leave it")
     }
 }
