@@ -142,6 +142,14 @@ public final class Container: Sendable {
         try rules.interceptOutboundHttps(target, worker)
     }
 
+    /// Replaces every rule at once (a configuration's rules); the internet setting comes from the
+    /// start options.
+    package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
+        var snapshot = snapshot
+        snapshot.internet = rules.snapshot.internet
+        rules.replace(with: snapshot)
+    }
+
     private func finish(_ exit: ContainerInit.Exit) {
         let request = state.withLock { $0.destroyRequest }
         let outcome: Result<Void, ContainerError> = switch (request, exit) {

@@ -87,6 +87,11 @@ public final class ContainerHost: Sendable {
         StaleContainers.cleanUp(runDirectory: runDirectory, logger: logger)
     }
 
+    /// The proxy services the containers share (for building configured rules).
+    package var services: ProxyServices {
+        shared.services
+    }
+
     /// A container with no rules, not started. `id` (letters, digits, `-`, `_`, `.`; at most 63)
     /// names it in logs and is its host name; a random one is made when nil.
     public func makeContainer(id: String? = nil) throws -> Container {

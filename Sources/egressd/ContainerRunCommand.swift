@@ -1,0 +1,131 @@
+import ArgumentParser
+import Containers
+import EgressConfiguration
+import Foundation
+import Logging
+import UnixSignals
+
+/// `egressd container`: containers whose only way out is Egress.
+struct ContainerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "container",
+        abstract: "Run commands in containers whose outbound traffic Egress intercepts.",
+        subcommands: [ContainerRunCommand.self]
+    )
+}
+
+/// `egressd container run [options] -- COMMAND [ARGS...]`.
+struct ContainerRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command in a new container, with the rules of a configuration file.",
+        discussion: """
+            The container has its own network, pid and mount namespaces; its outbound TCP goes through \
+            Egress by the `rules:` of --config (the same YAML as `egressd run`; its listen, mode and \
+            internet keys do not apply), its DNS through a stub on its loopback. Its output is streamed, \
+            and egressd exits with its exit code (128 + N when signal N ended it). Ctrl-C or SIGTERM \
+            destroys it. Needs root.
+            """
+    )
+
+    @Option(help: "A configuration file whose rules, CA, upstream and env settings apply.")
+    var config: String?
+
+    @Flag(inversion: .prefixedNo, help: "Let traffic that no rule intercepts out (default: no).")
+    var internet = false
+
+    @Option(name: .customLong("env"), help: "An environment variable for the command, NAME=VALUE (repeatable).")
+    var environment: [String] = []
+
+    @Option(help: "An unpacked image to run in (default: the host's file system, state directory hidden).")
+    var root: String?
+
+    @Option(help: "The working directory inside the container.")
+    var workdir: String?
+
+    @Option(help: "The container's id (its host name and the `container` field of log lines).")
+    var id: String?
+
+    @Option(help: "Where the CA and the containers' scratch directories live (default: the config's stateDirectory, else ./state).")
+    var stateDirectory: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func run() async throws {
+        let entrypoint = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !entrypoint.isEmpty else { throw ValidationError("give the command to run after --") }
+        var env: [String: String] = [:]
+        for pair in environment {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--env \(pair.debugDescription) is not NAME=VALUE")
+            }
+            env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "egress")
+        let file = try config.map { path in
+            do { return try ProxyConfiguration.load(from: path) } catch { throw CommandFailure("\(error)") }
+        }
+        let host = try ContainerHost(
+            configuration: .init(
+                stateDirectory: stateDirectory ?? file?.stateDirectory ?? "./state",
+                certificateAuthority: file?.certificateAuthority, extraRoots: file?.extraRoots,
+                allow: file?.allow.map(\.description) ?? [], env: file?.env ?? [:],
+                maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
+            ),
+            logger: logger
+        )
+        let container = try host.makeContainer(id: id)
+        if let file {
+            container.replaceRules(with: file.snapshot(upstream: host.services.upstream, destinationGuard: host.services.destinationGuard))
+        }
+        let status = await Self.run(container, ContainerStartOptions(
+            entrypoint: entrypoint, env: env, enableInternet: internet, rootDirectory: root, workingDirectory: workdir
+        ), logger: logger)
+        try await host.shutdown()
+        throw ExitCode(status)
+    }
+
+    /// Starts the container and waits for its end or for SIGINT/SIGTERM (which destroy it);
+    /// returns the exit status to exit with.
+    private static func run(_ container: Container, _ options: ContainerStartOptions, logger: Logger) async -> Int32 {
+        do {
+            try await container.start(options)
+        } catch {
+            logger.error("the container did not start", metadata: ["error": .string("\(error)")])
+            return 125
+        }
+        return await withTaskGroup(of: Int32?.self) { tasks in
+            tasks.addTask {
+                do {
+                    try await container.monitor()
+                    return 0
+                } catch ContainerError.exited(let code) {
+                    return code
+                } catch ContainerError.signalled(let number) {
+                    return 128 + number
+                } catch ContainerError.destroyed {
+                    return nil  // by a signal below, which decides the status
+                } catch {
+                    return 1
+                }
+            }
+            tasks.addTask {
+                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                    logger.info("destroying the container", metadata: ["signal": .string("\(signal)")])
+                    await container.destroy("egressd received \(signal)")
+                    return 128 + (signal == .sigint ? SIGINT : SIGTERM)
+                }
+                return nil
+            }
+            while let next = await tasks.next() {
+                if let status = next {
+                    tasks.cancelAll()
+                    return status
+                }
+            }
+            return 1
+        }
+    }
+}
