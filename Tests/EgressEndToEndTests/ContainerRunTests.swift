@@ -1,0 +1,63 @@
+import EgressTesting
+import Foundation
+import Testing
+
+/// `egressd container run` where the proxy's own side is a test-made namespace linked to an
+/// origin namespace, so forwarding and the host resolver can be exercised without anything
+/// leaving the machine: names resolve through that namespace's `/etc/hosts`.
+@Suite(.requiresRoot, .serialized)
+struct ContainerRunTests {
+    private let host: NetworkNamespace
+    private let origin: NetworkNamespace
+    private let link: NamespaceLink
+    private let directory: TemporaryDirectory
+    private let server: BackgroundProcess
+
+    init() throws {
+        host = try NetworkNamespace(prefix: "egh")
+        origin = try NetworkNamespace(prefix: "ego")
+        link = try NetworkNamespace.link(host, origin)
+        directory = try TemporaryDirectory("egress-container-e2e")
+        server = try origin.spawn(OriginServer.command(address: link.b.ipv4, port: 80, name: "origin"))
+        _ = try server.waitForLine(startingWith: "LISTENING")
+        try FileManager.default.createDirectory(atPath: "/etc/netns/\(host.name)", withIntermediateDirectories: true)
+        try "127.0.0.1 localhost\n\(link.b.ipv4) secrets.test plain.test\n"
+            .write(toFile: "/etc/netns/\(host.name)/hosts", atomically: true, encoding: .utf8)
+    }
+
+    private func run(internet: Bool, _ script: String) throws -> ProcessResult {
+        let config = try directory.write("""
+            stateDirectory: state
+            rules:
+              - http: secrets.test
+                forward: { to: origin, setHeaders: { authorization: "Bearer injected" } }
+            """, to: "egress.yaml")
+        let egressd = ProcessRunner.productsDirectory.appendingPathComponent("egressd").path
+        defer { try? FileManager.default.removeItem(atPath: "/etc/netns/\(host.name)") }
+        return try host.run([egressd, "container", "run", "--config", config, internet ? "--internet" : "--no-internet", "--", "sh", "-c", script])
+    }
+
+    @Test func forwardingWithSecretsAndUnmatchedTrafficWithInternet() async throws {
+        let result = try await offThread {
+            try self.run(internet: true, "curl -sS http://secrets.test/a; echo; curl -sS http://plain.test/b")
+        }
+        #expect(result.status == 0, "\(result.combinedOutput)")
+        let answers = result.standardOutput.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(answers.count == 2, "\(result.combinedOutput)")
+        let headers = answers.first?["headers"] as? [String: String]
+        #expect(headers?["authorization"] == "Bearer injected", "\(result.standardOutput)")
+        #expect(answers.last?["path"] as? String == "/b", "unmatched HTTP is forwarded: \(result.standardOutput)")
+        #expect((answers.last?["headers"] as? [String: String])?["authorization"] == nil)
+    }
+
+    @Test func withoutInternetUnmatchedTrafficIsDenied() async throws {
+        let result = try await offThread {
+            try self.run(internet: false, "curl -sS http://plain.test/; echo \"dns=$?\"; curl -sS -w ' %{http_code}' http://\(self.link.b.ipv4)/; echo")
+        }
+        #expect(result.standardOutput.contains("dns=6"), "an unintercepted name does not resolve: \(result.combinedOutput)")
+        #expect(result.standardOutput.contains("egress: request to \(link.b.ipv4) denied"), "\(result.combinedOutput)")
+        #expect(result.standardOutput.contains(" 403"), "\(result.combinedOutput)")
+    }
+}
