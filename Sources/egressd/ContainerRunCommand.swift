@@ -47,7 +47,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
     var id: String?
 
     @Option(help: "Where the CA and the containers' scratch directories live (default: the config's stateDirectory, else ./state).")
-    var stateDirectory: String?
+    var stateDir: String?
 
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -69,7 +69,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
         }
         let host = try ContainerHost(
             configuration: .init(
-                stateDirectory: stateDirectory ?? file?.stateDirectory ?? "./state",
+                stateDirectory: stateDir ?? file?.stateDirectory ?? "./state",
                 certificateAuthority: file?.certificateAuthority, extraRoots: file?.extraRoots,
                 allow: file?.allow.map(\.description) ?? [], env: file?.env ?? [:],
                 maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []

@@ -39,7 +39,7 @@ struct ContainerCommandTests {
     @Test func sigtermDestroysTheContainer() async throws {
         let directory = try TemporaryDirectory("egress-container-term")
         let egressd = try BackgroundProcess(Egressd.path, [
-            "container", "run", "--state-directory", directory.path("state"), "--", "sh", "-c", "echo ready; sleep 100",
+            "container", "run", "--state-dir", directory.path("state"), "--", "sh", "-c", "echo ready; sleep 100",
         ])
         try await offThread {
             _ = try egressd.waitForLine(startingWith: "ready")
@@ -53,7 +53,7 @@ struct ContainerCommandTests {
         let directory = try TemporaryDirectory("egress-container-kill")
         let state = directory.path("state")
         let egressd = try BackgroundProcess(Egressd.path, [
-            "container", "run", "--state-directory", state, "--id", "victim", "--", "sh", "-c", "echo ready; sleep 100",
+            "container", "run", "--state-dir", state, "--id", "victim", "--", "sh", "-c", "echo ready; sleep 100",
         ])
         let scratch = state + "/containers/victim"
         let initPID = try await offThread { () -> pid_t in
@@ -71,7 +71,7 @@ struct ContainerCommandTests {
         #expect(gone, "the container's init died with egressd")
         #expect(FileManager.default.fileExists(atPath: scratch), "a crash leaves the scratch directory")
 
-        let next = try await offThread { try Egressd.run(["container", "run", "--state-directory", state, "--", "true"]) }
+        let next = try await offThread { try Egressd.run(["container", "run", "--state-dir", state, "--", "true"]) }
         #expect(next.status == 0, "\(next.combinedOutput)")
         #expect(next.standardError.contains("removed a stale container directory"), "\(next.standardError)")
         #expect(!FileManager.default.fileExists(atPath: scratch))
