@@ -24,6 +24,19 @@ final class ContainerInterceptionTests: XCTestCase {
         XCTAssertTrue(output.contains("status=403"), output)
     }
 
+    func testIPv6AndAddressRules() async throws {
+        let fixture = try ContainerFixture(self)
+        let container = try fixture.host.makeContainer()
+        try container.interceptOutboundHttp("[2001:db8::/32]", Worker(TextWorker(text: "v6 range")))
+        try container.interceptOutboundHttp("203.0.113.7:8080", Worker(TextWorker(text: "v4 address and port")))
+        let (output, _) = try await fixture.run("""
+            curl -sS -g http://[2001:db8::5]/
+            curl -sS http://203.0.113.7:8080/
+            curl -sS -o /dev/null -w '%{http_code}\n' http://203.0.113.7/
+            """, in: container)
+        XCTAssertEqual(output, "v6 range\nv4 address and port\n403\n")
+    }
+
     func testHTTPSTrustedByEveryClientThroughTheDeliveredCA() async throws {
         let fixture = try ContainerFixture(self)
         let container = try fixture.host.makeContainer()

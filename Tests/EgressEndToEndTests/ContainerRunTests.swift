@@ -52,6 +52,21 @@ struct ContainerRunTests {
         #expect((answers.last?["headers"] as? [String: String])?["authorization"] == nil)
     }
 
+    @Test func unmatchedTLSPassesThroughUntouchedWithInternet() async throws {
+        let certificates = try OriginCertificates(in: directory, names: ["plain.test"], addresses: [])
+        let tls = try origin.spawn([
+            "openssl", "s_server", "-accept", "\(link.b.ipv4):443", "-cert", certificates.certificate, "-key", certificates.key, "-www",
+        ])
+        _ = try await offThread { try tls.waitForLine(startingWith: "ACCEPT") }
+        let bundle = try directory.write(try String(contentsOfFile: certificates.ca, encoding: .utf8), to: "origin-ca.pem")
+        let result = try await offThread {
+            try self.run(internet: true, "curl -sS --cacert \(bundle) https://plain.test/ | head -1; echo | openssl s_client -connect plain.test:443 -servername plain.test 2>/dev/null | grep issuer=")
+        }
+        tls.stop()
+        #expect(result.standardOutput.contains("<HTML>") || result.standardOutput.contains("<html>"), "\(result.combinedOutput)")
+        #expect(result.standardOutput.contains("Test Origin CA"), "the client sees the origin's own certificate: \(result.combinedOutput)")
+    }
+
     @Test func withoutInternetUnmatchedTrafficIsDenied() async throws {
         let result = try await offThread {
             try self.run(internet: false, "curl -sS http://plain.test/; echo \"dns=$?\"; curl -sS -w ' %{http_code}' http://\(self.link.b.ipv4)/; echo")

@@ -339,7 +339,9 @@ private struct ExchangeLoopConnection {
     /// still read the response. Whole proxy on loopback, as below.
     @Test
     func aClientThatHalfClosesAfterItsRequestStillGetsTheResponse() async throws {
-        let (server, port) = try await loopbackProxy(limits: ProxyLimits())
+        var limits = ProxyLimits()
+        limits.sniffTimeout = .seconds(30)  // a loaded machine may be slow to send the request
+        let (server, port) = try await loopbackProxy(limits: limits)
         let received = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: ByteBuffer.self)
         let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
