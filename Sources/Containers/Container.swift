@@ -65,10 +65,13 @@ public final class Container: Sendable {
         }
         Thread.detachNewThread { [self] in
             let exit = run.waitForExit()
-            state.withLock { $0.exited = true }
+            let outcome = state.withLock { state in
+                state.exited = true
+                return Self.outcome(of: exit, destroyRequest: state.destroyRequest)
+            }
             Task {
-                await run.tearDown()
-                finish(exit)
+                await run.tearDown(outcome: Self.describe(outcome))
+                finish(outcome: outcome)
             }
         }
         if destroyRequested { run.initProcess.kill() }
@@ -150,9 +153,15 @@ public final class Container: Sendable {
         rules.replace(with: snapshot)
     }
 
-    private func finish(_ exit: ContainerInit.Exit) {
-        let request = state.withLock { $0.destroyRequest }
-        let outcome: Result<Void, ContainerError> = switch (request, exit) {
+    private static func describe(_ outcome: Result<Void, ContainerError>) -> String {
+        switch outcome {
+        case .success: "ended (exit code 0, or destroyed)"
+        case .failure(let error): error.description
+        }
+    }
+
+    private static func outcome(of exit: ContainerInit.Exit, destroyRequest: String??) -> Result<Void, ContainerError> {
+        switch (destroyRequest, exit) {
         case (.some(.none), _): .success(())
         case (.some(.some(let reason)), _): .failure(.destroyed(reason: reason))
         case (.none, .exited(0)): .success(())
@@ -160,7 +169,6 @@ public final class Container: Sendable {
         case (.none, .signalled(let number)): .failure(.signalled(number))
         case (.none, .initKilled): .failure(.signalled(SIGKILL))
         }
-        finish(outcome: outcome)
     }
 
     private func finish(outcome: Result<Void, ContainerError>) {

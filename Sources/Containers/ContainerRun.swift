@@ -32,8 +32,11 @@ final class ContainerRun: Sendable {
         services.logger[metadataKey: "container"] = .string(id)
         let server = ProxyServer(services: services, group: shared.group)
         var dns: ContainerDNSServer?
+        var dnsSocketsUnclaimed = true
         do {
             try await server.listen(boundSocket: network.listener, mode: .redirect)
+            // The DNS server owns its sockets from here on, and closes them if it fails to start.
+            dnsSocketsUnclaimed = false
             dns = try await ContainerDNSServer.start(
                 group: shared.group, boundSockets: network.dnsSockets, policy: rules.dnsPolicy,
                 resolver: shared.resolver, logger: services.logger
@@ -45,7 +48,7 @@ final class ContainerRun: Sendable {
             await server.drain(grace: .zero)
             await dns?.close()
             StaleContainers.remove(scratch)
-            if dns == nil { network.dnsSockets.forEach { close($0) } }
+            if dnsSocketsUnclaimed { network.dnsSockets.forEach { close($0) } }
             if let failure = error as? LinuxError { throw ContainerError.startFailed(failure.description) }
             throw error
         }
@@ -62,11 +65,13 @@ final class ContainerRun: Sendable {
         initProcess.waitForExit()
     }
 
-    /// Closes the listener, the connections and the DNS stub, and removes the scratch directory.
-    func tearDown() async {
+    /// Closes the listener, the connections and the DNS stub, removes the scratch directory,
+    /// and logs how the container ended.
+    func tearDown(outcome: String) async {
         await server.drain(grace: .zero)
         await dns.close()
         StaleContainers.remove(scratch)
+        server.services.logger.info("container ended", metadata: ["outcome": .string(outcome)])
     }
 
     /// The blocking part of a start: scratch directory, init, record, network.
