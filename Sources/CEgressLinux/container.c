@@ -36,12 +36,11 @@ static void report(int error_fd, int step, int code) {
 
 // MARK: The entrypoint (grandchild)
 
-// Docker's default capability set, minus NET_RAW: no NET_ADMIN (iptables, routes), no SYS_ADMIN
-// (mount, setns), no SYS_PTRACE.
+// Docker's default capability set minus NET_RAW and MKNOD: no NET_ADMIN (iptables, routes), no
+// SYS_ADMIN (mount, setns), no SYS_PTRACE, no device nodes.
 static const uint64_t kept_capabilities = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER) |
     (1ULL << CAP_FSETID) | (1ULL << CAP_KILL) | (1ULL << CAP_SETGID) | (1ULL << CAP_SETUID) | (1ULL << CAP_SETPCAP) |
-    (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_SYS_CHROOT) | (1ULL << CAP_MKNOD) | (1ULL << CAP_AUDIT_WRITE) |
-    (1ULL << CAP_SETFCAP);
+    (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_SYS_CHROOT) | (1ULL << CAP_AUDIT_WRITE) | (1ULL << CAP_SETFCAP);
 
 static int drop_capabilities(void) {
     for (int cap = 0; cap < 64; cap++) {
@@ -98,24 +97,25 @@ static void exec_command(const egress_container_spec *spec) {
     errno = saved;
 }
 
+static int close_all_except(const int *keep, int count);
+
 static void run_entrypoint(const egress_container_spec *spec, int error_fd) {
     sigset_t none;
     sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-    }
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
     int step = STEP_STDIO;
     if (wire_stdio(spec) == 0) {
-        close_range(3, (unsigned)error_fd - 1, 0);
-        close_range((unsigned)error_fd + 1, ~0U, 0);
+        close_all_except(&error_fd, 1);
         step = STEP_CAPABILITIES;
         if (drop_capabilities() == 0) {
             step = STEP_NO_NEW_PRIVS;
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
-                step = STEP_EXEC;
-                exec_command(spec);
+                step = STEP_SECCOMP;
+                if (egress_container_install_seccomp() == 0) {
+                    step = STEP_EXEC;
+                    exec_command(spec);
+                }
             }
         }
     }
@@ -154,7 +154,7 @@ static void supervise(pid_t entrypoint, int status_fd) {
 }
 
 static int close_all_except(const int *keep, int count) {
-    // `keep` is sorted ascending.
+    // `keep` is sorted ascending; descriptors 0 to 2 are never closed.
     unsigned next = 3;
     for (int i = 0; i < count; i++) {
         if (keep[i] < (int)next) continue;
@@ -178,12 +178,37 @@ typedef struct init_pipes {
     int release_fd, error_fd, status_fd;
 } init_pipes;
 
+// Puts the three standard descriptors of the entrypoint above 2 (close-on-exec copies), so that
+// init's own 0, 1 and 2 can become /dev/null without losing them.
+static int lift_stdio(const egress_container_spec *spec, int lifted[3]) {
+    int sources[3] = {spec->stdin_fd, spec->stdout_fd, spec->stderr_fd};
+    for (int i = 0; i < 3; i++) {
+        if ((lifted[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 3)) < 0) return -1;
+    }
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) return -1;
+    for (int i = 0; i < 3; i++) dup2(null, i);
+    close(null);
+    return 0;
+}
+
 static void run_init(const egress_container_spec *spec, const egress_container_paths *paths, init_pipes pipes) {
+    // Dispositions from this process (SIGCHLD ignored would reap the entrypoint behind init's
+    // back) go back to the defaults; everything is blocked and taken with sigwaitinfo.
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    int keep[6] = {pipes.release_fd, pipes.error_fd, pipes.status_fd, spec->stdin_fd, spec->stdout_fd, spec->stderr_fd};
+    egress_container_spec own = *spec;
+    int lifted[3];
+    if (lift_stdio(spec, lifted) != 0) _exit(1);
+    own.stdin_fd = lifted[0];
+    own.stdout_fd = lifted[1];
+    own.stderr_fd = lifted[2];
+    int keep[6] = {pipes.release_fd, pipes.error_fd, pipes.status_fd, lifted[0], lifted[1], lifted[2]};
     sort_ints(keep, 6);
     close_all_except(keep, 6);
 
@@ -192,7 +217,7 @@ static void run_init(const egress_container_spec *spec, const egress_container_p
     close(pipes.release_fd);
 
     int failed = 0;
-    if (egress_container_prepare_mounts(spec, paths, &failed) != 0) {
+    if (egress_container_prepare_mounts(&own, paths, &failed) != 0) {
         report(pipes.error_fd, failed, errno);
         _exit(1);
     }
@@ -203,12 +228,10 @@ static void run_init(const egress_container_spec *spec, const egress_container_p
     }
     if (entrypoint == 0) {
         close(pipes.status_fd);
-        run_entrypoint(spec, pipes.error_fd);
+        run_entrypoint(&own, pipes.error_fd);
     }
     close(pipes.error_fd);
-    close(spec->stdin_fd);
-    close(spec->stdout_fd);
-    close(spec->stderr_fd);
+    for (int i = 0; i < 3; i++) close(lifted[i]);
     supervise(entrypoint, pipes.status_fd);
 }
 
@@ -219,6 +242,8 @@ typedef struct clone_job {
     const egress_container_paths *paths;
     init_pipes child;
     pid_t pid;
+    int pidfd;
+    int netns_fd;
     int code;
     int done;
 } clone_job;
@@ -230,11 +255,19 @@ static pthread_once_t cloner_once = PTHREAD_ONCE_INIT;
 static int cloner_error;
 
 static void run_clone(clone_job *job) {
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
-    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD | SIGCHLD;
+    int pidfd = -1;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, &pidfd, 0, 0);
     if (pid == 0) run_init(job->spec, job->paths, job->child);
     job->pid = pid;
+    job->pidfd = pidfd;
     job->code = pid < 0 ? errno : 0;
+    if (pid < 0) return;
+    // Opened before init can end, so it is init's namespace even if the pid is reused later.
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    job->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (job->netns_fd < 0) job->code = errno;
 }
 
 // The parent-death signal of a container's init fires when the thread that cloned it ends, so
@@ -295,21 +328,27 @@ static egress_error create_with_paths(const egress_container_spec *spec, const e
         close(errors[1]);
         return egress_fail("pipe2", code);
     }
-    clone_job job = {spec, paths, {release[0], errors[1], status[1]}, 0, 0, 0};
+    clone_job job = {spec, paths, {release[0], errors[1], status[1]}, 0, -1, -1, 0, 0};
     egress_error error = clone_on_cloner(&job);
     close(release[0]);
     close(errors[1]);
     close(status[1]);
-    if (error.code != 0) {
-        close(release[1]);
-        close(errors[0]);
-        close(status[0]);
-        return error;
-    }
     out->pid = job.pid;
+    out->pidfd = job.pidfd;
+    out->netns_fd = job.netns_fd;
     out->release_fd = release[1];
     out->error_fd = errors[0];
     out->status_fd = status[0];
+    if (error.code != 0 && job.pid > 0) {
+        // Cloned, but its namespace could not be opened: end it; nothing else happened.
+        syscall(SYS_pidfd_send_signal, job.pidfd, SIGKILL, NULL, 0);
+        int ignored;
+        waitpid(job.pid, &ignored, 0);
+    }
+    if (error.code != 0) {
+        egress_container_close(out);
+        return error;
+    }
     return egress_ok();
 }
 
@@ -363,4 +402,18 @@ int egress_container_wait(egress_container *container, int *status) {
     if (got < sizeof(value)) return -1;
     *status = value;
     return 0;
+}
+
+egress_error egress_container_signal(int pidfd, int sig) {
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) != 0) return egress_fail("pidfd_send_signal", errno);
+    return egress_ok();
+}
+
+void egress_container_close(egress_container *container) {
+    int *fds[] = {&container->release_fd, &container->error_fd, &container->status_fd, &container->pidfd,
+                  &container->netns_fd};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0) close(*fds[i]);
+        *fds[i] = -1;
+    }
 }

@@ -1,4 +1,10 @@
 // The mount namespace of a container, set up by its init: nothing here is visible outside it.
+//
+// The container's root is built at scratch/root, on a tmpfs private to the container, and
+// pivoted into: an image (a root directory) under an overlay whose upper layer is on that tmpfs
+// (writes stay private), or the host's tree bound read-only, nosuid and nodev with private tmpfs
+// over /tmp, /var/tmp, /run and /root. Either way /etc gets an overlay holding Egress's files,
+// and /proc, /sys and /dev are the container's own.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +18,11 @@
 #include "container_paths.h"
 
 static const char *const step_names[STEP_COUNT] = {
-    "wait for release", "mount(/, MS_PRIVATE)", "sethostname", "mount(tmpfs, scratch)", "write /etc file",
-    "mount(overlay, /etc)", "mount(bind, root)", "mount(proc)", "mount(/proc/sys, read-only)", "mount(sysfs)",
-    "mount(tmpfs, /dev)", "mount(bind, /dev node)", "mask host path", "pivot_root", "chdir(working directory)",
-    "fork entrypoint", "set up standard streams", "drop capabilities", "prctl(PR_SET_NO_NEW_PRIVS)",
-    "exec entrypoint",
+    "wait for release", "mount(/, MS_PRIVATE)", "sethostname", "mount(tmpfs, scratch)", "mount(root)",
+    "write /etc file", "mount(overlay, /etc)", "mount(proc)", "harden /proc", "mount(sysfs)", "mount(tmpfs, /dev)",
+    "mount(bind, /dev node)", "mount(tmpfs, writable directory)", "mask host path", "pivot_root",
+    "chdir(working directory)", "fork entrypoint", "set up standard streams", "drop capabilities",
+    "prctl(PR_SET_NO_NEW_PRIVS)", "install seccomp filter", "exec entrypoint",
 };
 
 const char *egress_container_step_name(int step) {
@@ -27,37 +33,52 @@ static const char *const dev_nodes[EGRESS_CONTAINER_DEV_NODES] = {"null", "zero"
 static const char *const dev_links[4][2] = {
     {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
 };
+// Docker's /proc hardening: entries hidden (files get /dev/null, directories an empty tmpfs)
+// and entries made read-only.
+static const char *const proc_entries[EGRESS_CONTAINER_PROC_ENTRIES] = {
+    "kcore", "keys", "timer_list", "sched_debug", "sysrq-trigger", "acpi", "scsi", "bus", "fs", "irq",
+};
+static const int proc_hidden = 7;  // the first entries are hidden, the rest read-only
+static const char *const writable[EGRESS_CONTAINER_WRITABLE] = {"/tmp", "/var/tmp", "/run", "/root"};
 
 static int join(char *out, size_t size, const char *a, const char *b) {
     int written = snprintf(out, size, "%s%s", a, b);
-    return written < 0 || (size_t)written >= size ? -1 : 0;
+    return written < 0 || (size_t)written >= size ? 1 : 0;
+}
+
+static int join3(char *out, size_t size, const char *a, const char *b, const char *c) {
+    int written = snprintf(out, size, "%s%s%s", a, b, c);
+    return written < 0 || (size_t)written >= size ? 1 : 0;
 }
 
 egress_error egress_container_paths_make(const egress_container_spec *spec, egress_container_paths *paths) {
-    const char *root = spec->root ? spec->root : "";
-    if (strpbrk(root, ",:") != NULL || strpbrk(spec->scratch_directory, ",:") != NULL) {
+    const char *scratch = spec->scratch_directory;
+    if ((spec->root && strpbrk(spec->root, ",:") != NULL) || strpbrk(scratch, ",:") != NULL) {
         return egress_fail("container paths (a comma or colon in the root or scratch directory)", EINVAL);
     }
-    if (spec->file_count > EGRESS_CONTAINER_MAX_FILES) return egress_fail("container files", E2BIG);
-    int failed = join(paths->root, PATH_MAX, root, "") | join(paths->scratch, PATH_MAX, spec->scratch_directory, "") |
-        join(paths->upper, PATH_MAX, spec->scratch_directory, "/upper") |
-        join(paths->work, PATH_MAX, spec->scratch_directory, "/work") | join(paths->etc, PATH_MAX, root, "/etc") |
-        join(paths->proc, PATH_MAX, root, "/proc") | join(paths->proc_sys, PATH_MAX, root, "/proc/sys") |
-        join(paths->sysrq, PATH_MAX, root, "/proc/sysrq-trigger") | join(paths->sys, PATH_MAX, root, "/sys") |
-        join(paths->dev, PATH_MAX, root, "/dev") | join(paths->dev_staging, PATH_MAX, spec->scratch_directory, "/dev") |
-        join(paths->dev_shm, PATH_MAX, paths->dev_staging, "/shm");
-    for (size_t i = 0; i < spec->file_count; i++) {
-        failed |= snprintf(paths->files[i], PATH_MAX, "%s/%s", paths->upper, spec->files[i].path) >= PATH_MAX;
+    if (spec->file_count > EGRESS_CONTAINER_MAX_FILES || spec->masked_count > EGRESS_CONTAINER_MAX_MASKS) {
+        return egress_fail("container files and masks", E2BIG);
     }
-    for (int i = 0; i < EGRESS_CONTAINER_DEV_NODES; i++) {
-        failed |= snprintf(paths->dev_nodes[i], PATH_MAX, "%s/%s", paths->dev_staging, dev_nodes[i]) >= PATH_MAX;
-    }
-    for (int i = 0; i < 4; i++) {
-        failed |= snprintf(paths->dev_links[i], PATH_MAX, "%s/%s", paths->dev_staging, dev_links[i][0]) >= PATH_MAX;
-    }
-    int options = snprintf(paths->overlay_options, sizeof(paths->overlay_options), "lowerdir=%s,upperdir=%s,workdir=%s",
-                           paths->etc, paths->upper, paths->work);
-    if (failed || options < 0 || (size_t)options >= sizeof(paths->overlay_options)) {
+    paths->has_image = spec->root != NULL;
+    int failed = join(paths->scratch, PATH_MAX, scratch, "") | join(paths->root, PATH_MAX, scratch, "/root") |
+        join(paths->root_upper, PATH_MAX, scratch, "/root-upper") | join(paths->root_work, PATH_MAX, scratch, "/root-work") |
+        join(paths->upper, PATH_MAX, scratch, "/upper") | join(paths->work, PATH_MAX, scratch, "/work") |
+        join(paths->etc, PATH_MAX, paths->root, "/etc") | join(paths->proc, PATH_MAX, paths->root, "/proc") |
+        join(paths->sys, PATH_MAX, paths->root, "/sys") | join(paths->dev, PATH_MAX, paths->root, "/dev") |
+        join(paths->dev_staging, PATH_MAX, scratch, "/dev") | join(paths->dev_shm, PATH_MAX, paths->dev_staging, "/shm");
+    for (size_t i = 0; i < spec->file_count; i++) failed |= join3(paths->files[i], PATH_MAX, paths->upper, "/", spec->files[i].path);
+    for (int i = 0; i < EGRESS_CONTAINER_DEV_NODES; i++) failed |= join3(paths->dev_nodes[i], PATH_MAX, paths->dev_staging, "/", dev_nodes[i]);
+    for (int i = 0; i < 4; i++) failed |= join3(paths->dev_links[i], PATH_MAX, paths->dev_staging, "/", dev_links[i][0]);
+    for (int i = 0; i < EGRESS_CONTAINER_PROC_ENTRIES; i++) failed |= join3(paths->proc_entries[i], PATH_MAX, paths->proc, "/", proc_entries[i]);
+    for (int i = 0; i < EGRESS_CONTAINER_WRITABLE; i++) failed |= join(paths->writable[i], PATH_MAX, paths->root, writable[i]);
+    paths->mask_count = spec->masked_count;
+    for (size_t i = 0; i < spec->masked_count; i++) failed |= join(paths->masks[i], PATH_MAX, paths->root, spec->masked_paths[i]);
+    int etc_options = snprintf(paths->overlay_options, sizeof(paths->overlay_options), "lowerdir=%s,upperdir=%s,workdir=%s",
+                               paths->etc, paths->upper, paths->work);
+    int root_options = snprintf(paths->root_options, sizeof(paths->root_options), "lowerdir=%s,upperdir=%s,workdir=%s",
+                                spec->root ? spec->root : "", paths->root_upper, paths->root_work);
+    if (failed || etc_options < 0 || (size_t)etc_options >= sizeof(paths->overlay_options) || root_options < 0 ||
+        (size_t)root_options >= sizeof(paths->root_options)) {
         return egress_fail("container paths", ENAMETOOLONG);
     }
     paths->working_directory = spec->working_directory ? spec->working_directory : "/";
@@ -99,39 +120,82 @@ static int write_file(const char *path, const egress_container_file *file) {
     return close(fd);
 }
 
-static int make_etc(const egress_container_spec *spec, const egress_container_paths *paths, int *step) {
+static int is_directory(const char *path) {
+    struct stat info;
+    return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+static int exists(const char *path) {
+    struct stat info;
+    return stat(path, &info) == 0;
+}
+
+// The root at scratch/root: the image under a private overlay, or the host's tree read-only.
+static int make_root(const egress_container_spec *spec, const egress_container_paths *paths, int *step) {
     *step = STEP_SCRATCH;
-    if (mount("tmpfs", paths->scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) return -1;
-    if (mkdir(paths->upper, 0755) != 0 || mkdir(paths->work, 0700) != 0) return -1;
+    if (mount("tmpfs", paths->scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1g") != 0) return -1;
+    if (mkdir(paths->root, 0755) != 0 || mkdir(paths->upper, 0755) != 0 || mkdir(paths->work, 0700) != 0) return -1;
+    *step = STEP_ROOT;
+    if (paths->has_image) {
+        if (mkdir(paths->root_upper, 0755) != 0 || mkdir(paths->root_work, 0700) != 0) return -1;
+        if (mount("overlay", paths->root, "overlay", MS_NOSUID | MS_NODEV, paths->root_options) != 0) return -1;
+        const char *needed[] = {paths->etc, paths->proc, paths->sys, paths->dev};
+        for (int i = 0; i < 4; i++) {
+            if (mkdir(needed[i], 0755) != 0 && errno != EEXIST) return -1;
+        }
+    } else {
+        if (mount("/", paths->root, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
+        struct mount_attr attributes = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+        if (mount_setattr(AT_FDCWD, paths->root, AT_RECURSIVE, &attributes, sizeof(attributes)) != 0) return -1;
+    }
     *step = STEP_FILE;
     for (size_t i = 0; i < spec->file_count; i++) {
         if (write_file(paths->files[i], &spec->files[i]) != 0) return -1;
     }
     *step = STEP_OVERLAY;
-    return mount("overlay", paths->etc, "overlay", 0, paths->overlay_options);
+    return mount("overlay", paths->etc, "overlay", MS_NOSUID | MS_NODEV, paths->overlay_options);
 }
 
 static int make_proc_and_sys(const egress_container_paths *paths, int *step) {
     *step = STEP_PROC;
     if (mount("proc", paths->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) return -1;
-    *step = STEP_PROC_SYS;
-    if (mount(paths->proc_sys, paths->proc_sys, NULL, MS_BIND, NULL) != 0) return -1;
-    if (mount(NULL, paths->proc_sys, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+    *step = STEP_PROC_HARDENING;
+    for (int i = 0; i < EGRESS_CONTAINER_PROC_ENTRIES; i++) {
+        const char *entry = paths->proc_entries[i];
+        if (!exists(entry)) continue;
+        int result;
+        if (i < proc_hidden) {
+            result = is_directory(entry) ? mount("tmpfs", entry, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+                                         : mount("/dev/null", entry, NULL, MS_BIND, NULL);
+        } else {
+            result = mount(entry, entry, NULL, MS_BIND | MS_REC, NULL);
+            if (result == 0) {
+                struct mount_attr attributes = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+                result = mount_setattr(AT_FDCWD, entry, AT_RECURSIVE, &attributes, sizeof(attributes));
+            }
+        }
+        if (result != 0) return -1;
+    }
+    char proc_sys[PATH_MAX];
+    if (join(proc_sys, sizeof(proc_sys), paths->proc, "/sys") != 0) {
+        errno = ENAMETOOLONG;
         return -1;
     }
-    if (mount("/dev/null", paths->sysrq, NULL, MS_BIND, NULL) != 0 && errno != ENOENT) return -1;
+    if (mount(proc_sys, proc_sys, NULL, MS_BIND, NULL) != 0 ||
+        mount(NULL, proc_sys, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        return -1;
+    }
     *step = STEP_SYS;
-    struct stat info;
-    if (stat(paths->sys, &info) != 0) return 0;
+    if (!exists(paths->sys)) return 0;
     return mount("sysfs", paths->sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
 // A fresh /dev with the usual character devices bound from the host's, and nothing else: made in
-// the scratch directory (while the host's /dev is still in view), then moved over /dev.
+// the scratch directory, then moved over the root's /dev.
 static int make_dev(const egress_container_paths *paths, int *step) {
     *step = STEP_DEV;
     if (mkdir(paths->dev_staging, 0755) != 0) return -1;
-    if (mount("tmpfs", paths->dev_staging, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") != 0) return -1;
+    if (mount("tmpfs", paths->dev_staging, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64m") != 0) return -1;
     if (mkdir(paths->dev_shm, 01777) != 0) return -1;
     for (int i = 0; i < 4; i++) {
         if (symlink(dev_links[i][1], paths->dev_links[i]) != 0) return -1;
@@ -142,29 +206,35 @@ static int make_dev(const egress_container_paths *paths, int *step) {
         int fd = open(paths->dev_nodes[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
         if (fd < 0) return -1;
         close(fd);
-        memcpy(host, "/dev/", 6);
-        strncat(host, dev_nodes[i], sizeof(host) - 6);
+        if (join(host, sizeof(host), "/dev/", dev_nodes[i]) != 0) return -1;
         if (mount(host, paths->dev_nodes[i], NULL, MS_BIND, NULL) != 0) return -1;
     }
     *step = STEP_DEV;
     return mount(paths->dev_staging, paths->dev, NULL, MS_MOVE, NULL);
 }
 
-static int mask_host_paths(const egress_container_spec *spec, int *step) {
+// Over the read-only host tree: private, writable /tmp, /var/tmp, /run (so the host's Unix
+// sockets there are out of reach) and /root; and the masked host paths hidden.
+static int make_host_tree_private(const egress_container_paths *paths, int *step) {
+    *step = STEP_WRITABLE;
+    for (int i = 0; i < EGRESS_CONTAINER_WRITABLE; i++) {
+        if (!is_directory(paths->writable[i])) continue;
+        const char *options = i < 2 ? "mode=1777" : "mode=0755";
+        if (mount("tmpfs", paths->writable[i], "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) return -1;
+    }
     *step = STEP_MASK;
-    for (size_t i = 0; i < spec->masked_count; i++) {
-        struct stat info;
-        if (stat(spec->masked_paths[i], &info) != 0) continue;
-        int result = S_ISDIR(info.st_mode)
-            ? mount("tmpfs", spec->masked_paths[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
-            : mount("/dev/null", spec->masked_paths[i], NULL, MS_BIND, NULL);
+    for (size_t i = 0; i < paths->mask_count; i++) {
+        if (!exists(paths->masks[i])) continue;
+        int result = is_directory(paths->masks[i])
+            ? mount("tmpfs", paths->masks[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
+            : mount("/dev/null", paths->masks[i], NULL, MS_BIND, NULL);
         if (result != 0) return -1;
     }
     return 0;
 }
 
-// pivot_root into the root directory (not chroot, which a process keeping CAP_SYS_CHROOT could
-// leave), then detach the old root.
+// pivot_root into the root (not chroot, which a process keeping CAP_SYS_CHROOT could leave),
+// then detach the old root.
 static int enter_root(const egress_container_paths *paths, int *step) {
     *step = STEP_PIVOT;
     if (chdir(paths->root) != 0) return -1;
@@ -179,16 +249,12 @@ int egress_container_prepare_mounts(const egress_container_spec *spec, const egr
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
     *failed_step = STEP_HOSTNAME;
     if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) != 0) return -1;
-    int has_root = paths->root[0] != 0;
-    if (has_root) {
-        *failed_step = STEP_BIND_ROOT;
-        if (mount(paths->root, paths->root, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
-    }
-    if (make_etc(spec, paths, failed_step) != 0 || make_proc_and_sys(paths, failed_step) != 0 ||
+    if (make_root(spec, paths, failed_step) != 0 || make_proc_and_sys(paths, failed_step) != 0 ||
         make_dev(paths, failed_step) != 0) {
         return -1;
     }
-    if (has_root ? enter_root(paths, failed_step) != 0 : mask_host_paths(spec, failed_step) != 0) return -1;
+    if (!paths->has_image && make_host_tree_private(paths, failed_step) != 0) return -1;
+    if (enter_root(paths, failed_step) != 0) return -1;
     *failed_step = STEP_WORKDIR;
     return chdir(paths->working_directory);
 }

@@ -52,7 +52,10 @@ static egress_error connect_within(const namespace_job *job, int fd) {
     if (connect(fd, (const struct sockaddr *)&address, length) == 0) return egress_ok();
     if (errno != EINPROGRESS) return egress_fail("connect", errno);
     struct pollfd waiting = {.fd = fd, .events = POLLOUT};
-    int ready = poll(&waiting, 1, job->timeout_ms);
+    int ready;
+    do {
+        ready = poll(&waiting, 1, job->timeout_ms);
+    } while (ready < 0 && errno == EINTR);
     if (ready < 0) return egress_fail("poll", errno);
     if (ready == 0) return egress_fail("connect", ETIMEDOUT);
     int failure = 0;

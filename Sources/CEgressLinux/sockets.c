@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "CEgressLinux.h"
 
@@ -169,4 +170,17 @@ egress_error egress_get_transparent(int fd, int *enabled) {
     }
     *enabled = value != 0;
     return egress_ok();
+}
+
+int egress_is_local_address(const egress_endpoint *address) {
+    egress_endpoint probe = *address;
+    probe.port = 0;
+    struct sockaddr_storage storage;
+    socklen_t length = 0;
+    if (egress_endpoint_to_sockaddr(&probe, &storage, &length).code != 0) return 0;
+    int fd = socket(probe.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int bound = bind(fd, (const struct sockaddr *)&storage, length);
+    close(fd);
+    return bound == 0;
 }

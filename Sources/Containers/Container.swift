@@ -21,13 +21,19 @@ public final class Container: Sendable {
         /// The current run, from a successful start until it has been torn down.
         var run: ContainerRun?
         var starting = false
-        /// Set once init has ended (before tear-down completes).
+        /// Set once init has ended, with the tear-down then under way.
         var exited = false
-        /// `destroy` was called for the current run, with this reason (nil: none).
-        var destroyRequest: String??
+        var tearDown: Task<Void, Never>?
+        /// `destroy` was called for the current run.
+        var destroyRequest: DestroyRequest?
         /// How the last run ended.
         var outcome: Result<Void, ContainerError>?
         var monitors: [CheckedContinuation<Void, any Error>] = []
+    }
+
+    /// A `destroy` of the current run, and the reason given to it.
+    private struct DestroyRequest {
+        var reason: String?
     }
 
     init(id: String, shared: ContainerShared) {
@@ -45,6 +51,8 @@ public final class Container: Sendable {
     /// for bad options and ``ContainerError/startFailed(_:)`` when the entrypoint cannot be run.
     public func start(_ options: ContainerStartOptions) async throws {
         try options.validate()
+        // A run that just ended may still be tearing down; a new one starts after it.
+        await state.withLock { $0.exited ? $0.tearDown : nil }?.value
         try state.withLock { state throws(ContainerError) in
             guard state.run == nil, !state.starting else { throw .alreadyRunning }
             state = State(starting: true, monitors: state.monitors)
@@ -65,13 +73,13 @@ public final class Container: Sendable {
         }
         Thread.detachNewThread { [self] in
             let exit = run.waitForExit()
-            let outcome = state.withLock { state in
+            state.withLock { state in
+                let outcome = Self.outcome(of: exit, destroyRequest: state.destroyRequest)
                 state.exited = true
-                return Self.outcome(of: exit, destroyRequest: state.destroyRequest)
-            }
-            Task {
-                await run.tearDown(outcome: Self.describe(outcome))
-                finish(outcome: outcome)
+                state.tearDown = Task {
+                    await run.tearDown(outcome: Self.describe(outcome))
+                    finish(outcome: outcome)
+                }
             }
         }
         if destroyRequested { run.initProcess.kill() }
@@ -80,7 +88,8 @@ public final class Container: Sendable {
     /// Resolves when the entrypoint exits with code 0, or when ``destroy(_:)`` ends the container
     /// without a reason; throws ``ContainerError/exited(code:)``, ``ContainerError/signalled(_:)``
     /// or ``ContainerError/destroyed(reason:)`` otherwise. After the container ended, reports how
-    /// it ended; throws ``ContainerError/notRunning`` if it never started.
+    /// it ended (a start that failed included); throws ``ContainerError/notRunning`` if no start
+    /// was ever tried.
     public func monitor() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             state.withLock { state in
@@ -109,8 +118,8 @@ public final class Container: Sendable {
     public func destroy(_ reason: String? = nil) async {
         let (run, active) = state.withLock { state in
             guard state.run != nil || state.starting else { return (ContainerRun?.none, false) }
-            if state.destroyRequest == nil { state.destroyRequest = .some(reason) }
-            return (state.run, true)
+            if state.destroyRequest == nil, !state.exited { state.destroyRequest = DestroyRequest(reason: reason) }
+            return (state.exited ? nil : state.run, true)
         }
         guard active else { return }
         run?.initProcess.kill()
@@ -120,6 +129,16 @@ public final class Container: Sendable {
     /// Port `port` of the container, reached through its own network namespace.
     public func getTcpPort(_ port: UInt16) -> ContainerTCPPort {
         ContainerTCPPort(container: self, port: port, group: shared.group)
+    }
+
+    /// Whether a ``start(_:)`` is under way.
+    var isStarting: Bool {
+        state.withLock { $0.starting }
+    }
+
+    /// The host pid of the running container's init.
+    var initProcessID: pid_t? {
+        state.withLock { $0.exited ? nil : $0.run?.initProcess.pid }
     }
 
     /// The network namespace of the running container, for sockets made inside it.
@@ -160,10 +179,9 @@ public final class Container: Sendable {
         }
     }
 
-    private static func outcome(of exit: ContainerInit.Exit, destroyRequest: String??) -> Result<Void, ContainerError> {
+    private static func outcome(of exit: ContainerInit.Exit, destroyRequest: DestroyRequest?) -> Result<Void, ContainerError> {
         switch (destroyRequest, exit) {
-        case (.some(.none), _): .success(())
-        case (.some(.some(let reason)), _): .failure(.destroyed(reason: reason))
+        case (.some(let request), _): request.reason.map { .failure(.destroyed(reason: $0)) } ?? .success(())
         case (.none, .exited(0)): .success(())
         case (.none, .exited(let code)): .failure(.exited(code: code))
         case (.none, .signalled(let number)): .failure(.signalled(number))

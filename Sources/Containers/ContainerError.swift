@@ -1,5 +1,3 @@
-import EgressLinux
-
 /// Why a container call failed, or how a container ended (the error ``Container/monitor()``
 /// throws).
 public enum ContainerError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -34,9 +32,5 @@ public enum ContainerError: Error, Sendable, Equatable, CustomStringConvertible 
         case .destroyed(let reason): "the container was destroyed: \(reason)"
         case .system(let reason): "container set-up failed: \(reason)"
         }
-    }
-
-    init(_ error: LinuxError) {
-        self = .system(error.description)
     }
 }

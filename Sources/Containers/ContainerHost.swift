@@ -70,16 +70,22 @@ public final class ContainerHost: Sendable {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let store = ProxySetup.certificateStore(stateDirectory: state, certificateAuthority: configuration.certificateAuthority)
         let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        self.group = group
         let allow = try configuration.allow.map { text in
             guard let network = IPNetwork(text) else { throw ContainerError.invalidOptions("allow: \"\(text)\" is not an address or CIDR range") }
             return network
         }
-        let services = try ProxySetup.services(
-            rules: InterceptionRules(internet: false), group: group, certificateStore: store, upstreamMark: nil,
-            extraRoots: configuration.extraRoots, allow: allow, env: configuration.env, logger: logger
-        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let services: ProxyServices
+        do {
+            services = try ProxySetup.services(
+                rules: InterceptionRules(internet: false), group: group, certificateStore: store, upstreamMark: nil,
+                extraRoots: configuration.extraRoots, allow: allow, env: configuration.env, logger: logger
+            )
+        } catch {
+            group.shutdownGracefully { _ in }
+            throw error
+        }
+        self.group = group
         shared = ContainerShared(
             services: services, group: group, trust: ContainerTrust(certificatePEM: try authority.certificate.pemString()),
             runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], resolver: resolver, logger: logger
@@ -107,6 +113,14 @@ public final class ContainerHost: Sendable {
             containers[id] = container
         }
         return container
+    }
+
+    /// Destroys `container` and forgets it, so its id can be used again.
+    public func removeContainer(_ container: Container) async {
+        await container.destroy()
+        containers.withLock { containers in
+            if containers[container.id] === container { containers[container.id] = nil }
+        }
     }
 
     /// Destroys every container and stops the event loops.

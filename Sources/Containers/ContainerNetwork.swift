@@ -35,8 +35,10 @@ struct ContainerNetwork {
 
             """
         try SystemCommand.run(enter + ["ip", "-batch", write(routes, to: workDirectory + "/routes")])
-        try SystemCommand.run(enter + ["iptables-restore", write(rules(loopback: "127.0.0.0/8"), to: workDirectory + "/rules.v4")])
-        try SystemCommand.run(enter + ["ip6tables-restore", write(rules(loopback: "::1/128"), to: workDirectory + "/rules.v6")])
+        let v4 = rules(inside: ["127.0.0.0/8", ownAddresses.v4])
+        let v6 = rules(inside: ["::1/128", ownAddresses.v6])
+        try SystemCommand.run(enter + ["iptables-restore", write(v4, to: workDirectory + "/rules.v4")])
+        try SystemCommand.run(enter + ["ip6tables-restore", write(v6, to: workDirectory + "/rules.v6")])
         var made: [CInt] = []
         do {
             made.append(try NetworkNamespaceSockets.createListener(
@@ -52,25 +54,28 @@ struct ContainerNetwork {
         return ContainerNetwork(listener: made[0], dnsSockets: Array(made[1...]))
     }
 
-    /// The filter and nat rules for one family: loopback stays inside, TCP goes to the proxy,
-    /// other UDP is refused (the sender sees `EPERM`), everything else dropped.
-    static func rules(loopback: String) -> String {
-        """
-        *nat
-        :OUTPUT ACCEPT [0:0]
-        -A OUTPUT -d \(loopback) -j RETURN
-        -A OUTPUT -p tcp -j REDIRECT --to-ports \(proxyPort)
-        COMMIT
-        *filter
-        :INPUT ACCEPT [0:0]
-        :FORWARD DROP [0:0]
-        :OUTPUT ACCEPT [0:0]
-        -A OUTPUT -d \(loopback) -j ACCEPT
-        -A OUTPUT -p udp -j REJECT
-        -A OUTPUT -j DROP
-        COMMIT
+    /// The filter and nat rules for one family: traffic to the container's own addresses
+    /// (`inside`) stays inside, TCP goes to the proxy, other UDP is refused (the sender sees
+    /// `EPERM`), everything else is dropped.
+    static func rules(inside: [String]) -> String {
+        let stay = inside.map { "-A OUTPUT -d \($0) -j RETURN" }.joined(separator: "\n")
+        let accept = inside.map { "-A OUTPUT -d \($0) -j ACCEPT" }.joined(separator: "\n")
+        return """
+            *nat
+            :OUTPUT ACCEPT [0:0]
+            \(stay)
+            -A OUTPUT -p tcp -j REDIRECT --to-ports \(proxyPort)
+            COMMIT
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD DROP [0:0]
+            :OUTPUT ACCEPT [0:0]
+            \(accept)
+            -A OUTPUT -p udp -j REJECT
+            -A OUTPUT -j DROP
+            COMMIT
 
-        """
+            """
     }
 
     private static func write(_ text: String, to path: String) throws(ContainerError) -> String {

@@ -9,12 +9,14 @@ import NIOCore
 final class ContainerRun: Sendable {
     let initProcess: ContainerInit
     private let server: ProxyServer
+    private let relay: SpliceRelay?
     private let dns: ContainerDNSServer
     private let scratch: String
 
-    private init(initProcess: ContainerInit, server: ProxyServer, dns: ContainerDNSServer, scratch: String) {
+    private init(initProcess: ContainerInit, server: ProxyServer, relay: SpliceRelay?, dns: ContainerDNSServer, scratch: String) {
         self.initProcess = initProcess
         self.server = server
+        self.relay = relay
         self.dns = dns
         self.scratch = scratch
     }
@@ -30,34 +32,40 @@ final class ContainerRun: Sendable {
         var services = shared.services
         services.rules = rules
         services.logger[metadataKey: "container"] = .string(id)
+        // A relay of its own: pass-through connections of the container end with it.
+        let relay = try? SpliceRelay()
+        services.spliceRelay = relay
         let server = ProxyServer(services: services, group: shared.group)
-        var dns: ContainerDNSServer?
         var dnsSocketsUnclaimed = true
         do {
             try await server.listen(boundSocket: network.listener, mode: .redirect)
             // The DNS server owns its sockets from here on, and closes them if it fails to start.
             dnsSocketsUnclaimed = false
-            dns = try await ContainerDNSServer.start(
+            let dns = try await ContainerDNSServer.start(
                 group: shared.group, boundSockets: network.dnsSockets, policy: rules.dnsPolicy,
                 resolver: shared.resolver, logger: services.logger
             )
-            try await onOwnThread { try initProcess.start() }
+            do {
+                try await onOwnThread { try initProcess.start() }
+            } catch {
+                await dns.close()
+                throw error
+            }
+            services.logger.info("container started", metadata: [
+                "pid": .stringConvertible(initProcess.pid), "entrypoint": .string(options.entrypoint.joined(separator: " ")),
+                "internet": .stringConvertible(options.enableInternet),
+            ])
+            return ContainerRun(initProcess: initProcess, server: server, relay: relay, dns: dns, scratch: scratch)
         } catch {
             initProcess.kill()
             _ = try? await onOwnThread { initProcess.waitForExit() }
             await server.drain(grace: .zero)
-            await dns?.close()
+            relay?.shutdown()
             StaleContainers.remove(scratch)
             if dnsSocketsUnclaimed { network.dnsSockets.forEach { close($0) } }
             if let failure = error as? LinuxError { throw ContainerError.startFailed(failure.description) }
             throw error
         }
-        guard let dns else { throw ContainerError.system("the DNS stub did not start") }
-        services.logger.info("container started", metadata: [
-            "pid": .stringConvertible(initProcess.pid), "entrypoint": .string(options.entrypoint.joined(separator: " ")),
-            "internet": .stringConvertible(options.enableInternet),
-        ])
-        return ContainerRun(initProcess: initProcess, server: server, dns: dns, scratch: scratch)
     }
 
     /// Blocks until init ends; then the run must be torn down.
@@ -69,6 +77,7 @@ final class ContainerRun: Sendable {
     /// and logs how the container ended.
     func tearDown(outcome: String) async {
         await server.drain(grace: .zero)
+        relay?.shutdown()
         await dns.close()
         StaleContainers.remove(scratch)
         server.services.logger.info("container ended", metadata: ["outcome": .string(outcome)])
@@ -78,12 +87,7 @@ final class ContainerRun: Sendable {
     private static func prepare(
         id: String, options: ContainerStartOptions, shared: ContainerShared, scratch: String
     ) throws -> (ContainerInit, ContainerNetwork) {
-        StaleContainers.remove(scratch)
-        do {
-            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw ContainerError.system("cannot create \(scratch): \(error)")
-        }
+        try StaleContainers.claim(scratch, id: id)
         let initProcess: ContainerInit
         do {
             initProcess = try makeInit(id: id, options: options, shared: shared, scratch: scratch)

@@ -49,14 +49,42 @@ struct ContainerTrust {
     }
 
     private static func systemRoots(rootDirectory: String?) -> String {
-        let prefixes = [rootDirectory, nil].map { $0 ?? "" }
-        for prefix in prefixes {
-            for path in systemBundles {
-                if let text = try? String(contentsOfFile: prefix + path, encoding: .utf8), text.contains("BEGIN CERTIFICATE") {
-                    return text
-                }
+        let candidates = (rootDirectory.map { root in systemBundles.compactMap { resolve($0, inside: root) } } ?? []) + systemBundles
+        for path in candidates {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("BEGIN CERTIFICATE") {
+                return text
             }
         }
         return ""
+    }
+
+    /// `path` as a process whose root is `root` would find it: symbolic links are followed
+    /// inside `root` (an absolute target starts again at `root`, `..` stops at it), so an image's
+    /// links never lead to the host's files. Nil if it does not resolve to a regular file.
+    static func resolve(_ path: String, inside root: String) -> String? {
+        var pending = path.split(separator: "/").map(String.init)
+        var resolved: [String] = []
+        var links = 0
+        while !pending.isEmpty {
+            let component = pending.removeFirst()
+            switch component {
+            case "", ".": continue
+            case "..": _ = resolved.popLast()
+            default:
+                let candidate = root + "/" + (resolved + [component]).joined(separator: "/")
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) else {
+                    resolved.append(component)
+                    continue
+                }
+                links += 1
+                guard links <= 40 else { return nil }
+                if target.hasPrefix("/") { resolved = [] }
+                pending = target.split(separator: "/").map(String.init) + pending
+            }
+        }
+        let full = root + "/" + resolved.joined(separator: "/")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
+        return full
     }
 }

@@ -11,11 +11,40 @@ import Logging
 enum StaleContainers {
     private static let recordName = "init"
 
-    /// Writes the record for `pid` into `scratch`.
+    /// Claims `scratch` for this host: creates it with a record naming this process as its owner
+    /// (and no init yet). Throws if a live host owns it (the same id on the same state
+    /// directory); a dead host's leftovers are removed first.
+    static func claim(_ scratch: String, id: String) throws(ContainerError) {
+        if let owner = record(in: scratch)?.owner, owner.pid != getpid(), isAlive(owner.pid, startedAt: owner.start) {
+            throw .invalidOptions("container id \(id) is in use by another Egress process (pid \(owner.pid)) on this state directory")
+        }
+        remove(scratch)
+        do {
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try write(initPID: 0, in: scratch)
+        } catch {
+            throw .system("cannot create \(scratch): \(error)")
+        }
+    }
+
+    /// Adds init's pid to the record in `scratch`.
     static func record(_ pid: pid_t, in scratch: String) throws {
+        try write(initPID: pid, in: scratch)
+    }
+
+    private static func write(initPID pid: pid_t, in scratch: String) throws {
         let me = getpid()
-        let text = "\(pid) \(startTime(of: pid) ?? 0) \(me) \(startTime(of: me) ?? 0)\n"
+        let start = pid > 0 ? startTime(of: pid) ?? 0 : 0
+        let text = "\(pid) \(start) \(me) \(startTime(of: me) ?? 0)\n"
         try text.write(toFile: scratch + "/" + recordName, atomically: true, encoding: .utf8)
+    }
+
+    /// The record in `scratch`: init's and the owner's pid and start time.
+    private static func record(in scratch: String) -> (initProcess: (pid: pid_t, start: Int), owner: (pid: pid_t, start: Int))? {
+        let fields = ((try? String(contentsOfFile: scratch + "/" + recordName, encoding: .utf8)) ?? "")
+            .split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard fields.count == 4 else { return nil }
+        return ((pid_t(truncatingIfNeeded: fields[0]), fields[1]), (pid_t(truncatingIfNeeded: fields[2]), fields[3]))
     }
 
     /// Removes a scratch directory (it holds only files the host wrote).
@@ -28,12 +57,11 @@ enum StaleContainers {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
         for name in names {
             let scratch = runDirectory + "/" + name
-            let fields = ((try? String(contentsOfFile: scratch + "/" + recordName, encoding: .utf8)) ?? "")
-                .split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if fields.count == 4, isAlive(pid_t(fields[2]), startedAt: fields[3]) { continue }
-            if fields.count == 4, isAlive(pid_t(fields[0]), startedAt: fields[1]) {
-                kill(pid_t(fields[0]), SIGKILL)
-                logger.warning("killed a container left by a dead host", metadata: ["container": .string(name), "pid": .stringConvertible(fields[0])])
+            let found = record(in: scratch)
+            if let owner = found?.owner, isAlive(owner.pid, startedAt: owner.start) { continue }
+            if let initProcess = found?.initProcess, isAlive(initProcess.pid, startedAt: initProcess.start) {
+                kill(initProcess.pid, SIGKILL)
+                logger.warning("killed a container left by a dead host", metadata: ["container": .string(name), "pid": .stringConvertible(initProcess.pid)])
             }
             remove(scratch)
             logger.info("removed a stale container directory", metadata: ["container": .string(name)])

@@ -4,7 +4,7 @@ import Foundation
 /// Runs the system tools that set up a container's network namespace (`ip`, `iptables-restore`
 /// under `nsenter`) and turns a failure into an error that quotes the tool.
 enum SystemCommand {
-    /// Where tools are looked up besides this process's `PATH`.
+    /// Where tools are looked up first, before this process's `PATH`.
     private static let fallbackPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// Runs `arguments` (the tool by name or path first) and waits for it; throws
@@ -37,8 +37,9 @@ enum SystemCommand {
     /// The absolute path of `tool`.
     static func resolve(_ tool: String) -> String? {
         if tool.contains("/") { return tool }
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":" + fallbackPath
-        return path.split(separator: ":").map { "\($0)/\(tool)" }.first { access($0, X_OK) == 0 }
+        // The system's directories first: these tools run as root.
+        let path = fallbackPath + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "")
+        return path.split(separator: ":").filter { $0.hasPrefix("/") }.map { "\($0)/\(tool)" }.first { access($0, X_OK) == 0 }
     }
 
     private static func readAll(_ fd: Int32) -> [UInt8] {
@@ -49,16 +50,6 @@ enum SystemCommand {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return output }
             output += buffer[0..<count]
-        }
-    }
-}
-
-/// Runs blocking work (waiting for a process, cloning, running tools) on a thread of its own,
-/// never on Swift's cooperative pool or an event loop.
-func onOwnThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Swift.Result { try body() })
         }
     }
 }

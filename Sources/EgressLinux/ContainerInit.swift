@@ -10,6 +10,11 @@ import Glibc
 /// reports how it ended; when init ends, the kernel kills every process of the container.
 ///
 /// The parent-death signal of init is `SIGKILL`: if this process dies, its containers die too.
+/// Signals go through a pidfd and the network namespace is held open, so neither can reach
+/// another process that reuses init's pid after it ended.
+///
+/// `@unchecked Sendable`: ``start()`` and ``waitForExit()`` each touch their own descriptors of
+/// the handle and are called once, in that order (the owner's discipline); the rest is immutable.
 package final class ContainerInit: @unchecked Sendable {
     /// A file added to the container's `/etc`.
     package struct File: Sendable {
@@ -73,14 +78,15 @@ package final class ContainerInit: @unchecked Sendable {
         }
     }
 
-    /// Init's pid in this process's pid namespace.
+    /// Init's pid in this process's pid namespace (for logs).
     package let pid: pid_t
+    private let pidfd: CInt
     private var handle: egress_container
 
-    /// The network namespace to set up before ``start()``.
-    package var networkNamespacePath: String {
-        "/proc/\(pid)/ns/net"
-    }
+    /// The container's network namespace, to set up before ``start()``: a path to this
+    /// process's descriptor of it (valid for other processes such as `nsenter` too, while this
+    /// object lives).
+    package let networkNamespacePath: String
 
     /// Clones init; it waits for ``start()``.
     package init(_ specification: Specification) throws {
@@ -90,6 +96,12 @@ package final class ContainerInit: @unchecked Sendable {
         }
         self.handle = handle
         self.pid = handle.pid
+        self.pidfd = handle.pidfd
+        self.networkNamespacePath = "/proc/\(getpid())/fd/\(handle.netns_fd)"
+    }
+
+    deinit {
+        egress_container_close(&handle)
     }
 
     /// Lets init set up its mounts and start the entrypoint; returns once the entrypoint was
@@ -100,12 +112,13 @@ package final class ContainerInit: @unchecked Sendable {
 
     /// Kills init, and with it every process of the container.
     package func kill() {
-        _ = Glibc.kill(pid, SIGKILL)
+        send(SIGKILL)
     }
 
     /// Sends `signal` to init, which forwards it to the entrypoint (`SIGKILL` ends init itself).
+    /// Does nothing once init has ended.
     package func send(_ signal: Int32) {
-        _ = Glibc.kill(pid, signal)
+        _ = egress_container_signal(pidfd, signal)
     }
 
     /// Blocks until init has ended, and reaps it. Call once, from a thread that may block.

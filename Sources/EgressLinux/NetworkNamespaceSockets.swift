@@ -8,8 +8,8 @@ import CEgressLinux
 /// its whole life, so the proxy can serve a listener inside a container's namespace from its own
 /// event loops: `ServerBootstrap(group:).withBoundSocket(fd)`.
 ///
-/// The call blocks for the thread's lifetime (well under a millisecond) and needs
-/// `CAP_SYS_ADMIN`.
+/// The call blocks for the thread's lifetime (well under a millisecond, except ``connect(inNetworkNamespace:to:port:timeoutMilliseconds:)``,
+/// which waits for the connection) and needs `CAP_SYS_ADMIN`: call it off event loops.
 public enum NetworkNamespaceSockets {
     /// A listening TCP socket inside the namespace at `path` (`/run/netns/NAME` or
     /// `/proc/PID/ns/net`), bound to `address` and `port`: non-blocking, close-on-exec,

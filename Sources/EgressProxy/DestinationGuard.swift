@@ -1,3 +1,4 @@
+import EgressLinux
 import EgressRules
 
 /// Refuses upstream destinations that a container must not reach through the proxy: the proxy
@@ -30,6 +31,15 @@ package struct DestinationGuard: Sendable {
     /// Why `destination` may not be dialled, or nil if it may.
     package func refusal(for destination: Destination) -> String? {
         if allowed.contains(where: { $0.contains(destination.address) }) { return nil }
-        return refused.first { $0.network.contains(destination.address) }.map { "\($0.reason) destination" }
+        if let range = refused.first(where: { $0.network.contains(destination.address) }) { return "\(range.reason) destination" }
+        return Self.isLocal(destination.address) ? "local address (of the proxy's host)" : nil
+    }
+
+    private static func isLocal(_ address: EgressRules.IPAddress) -> Bool {
+        let bytes: [UInt8] = switch address.normalized {
+        case .v4(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
+        case .v6(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
+        }
+        return EgressLinux.IPAddress(bytes: bytes).map(LocalAddresses.contains) ?? false
     }
 }

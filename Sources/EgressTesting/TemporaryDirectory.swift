@@ -6,9 +6,11 @@ public final class TemporaryDirectory: Sendable {
     /// The directory.
     public let url: URL
 
-    /// Makes a new, empty directory named after `label`.
-    public init(_ label: String = "egress-test") throws {
-        var template = Array((NSTemporaryDirectory() + "/\(label).XXXXXX").utf8CString)
+    /// Makes a new, empty directory named after `label` in `base` (the system's temporary
+    /// directory unless given: containers get a private `/tmp`, so what they must see, or must
+    /// be shown not to see, of the host lives elsewhere, such as `/var/lib`).
+    public init(_ label: String = "egress-test", in base: String = NSTemporaryDirectory()) throws {
+        var template = Array((base + "/\(label).XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
             throw TestSupportError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }

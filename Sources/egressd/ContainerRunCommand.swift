@@ -3,6 +3,7 @@ import Containers
 import EgressConfiguration
 import Foundation
 import Logging
+import Synchronization
 import UnixSignals
 
 /// `egressd container`: containers whose only way out is Egress.
@@ -87,37 +88,30 @@ struct ContainerRunCommand: AsyncParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Starts the container and waits for its end or for SIGINT/SIGTERM (which destroy it);
-    /// returns the exit status to exit with.
+    /// Starts the container and waits for its end or for SIGINT/SIGTERM (trapped from before the
+    /// start, so one that arrives while it starts destroys it too); returns the exit status.
     private static func run(_ container: Container, _ options: ContainerStartOptions, logger: Logger) async -> Int32 {
-        do {
-            try await container.start(options)
-        } catch {
-            logger.error("the container did not start", metadata: ["error": .string("\(error)")])
-            return 125
-        }
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let interrupted = Interruption()
         return await withTaskGroup(of: Int32?.self) { tasks in
             tasks.addTask {
-                do {
-                    try await container.monitor()
-                    return 0
-                } catch ContainerError.exited(let code) {
-                    return code
-                } catch ContainerError.signalled(let number) {
-                    return 128 + number
-                } catch ContainerError.destroyed {
-                    return nil  // by a signal below, which decides the status
-                } catch {
-                    return 1
-                }
-            }
-            tasks.addTask {
-                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                for await signal in signals {
                     logger.info("destroying the container", metadata: ["signal": .string("\(signal)")])
+                    interrupted.signal.store(signal == .sigint ? SIGINT : SIGTERM, ordering: .sequentiallyConsistent)
                     await container.destroy("egressd received \(signal)")
-                    return 128 + (signal == .sigint ? SIGINT : SIGTERM)
+                    return 128 + interrupted.signal.load(ordering: .sequentiallyConsistent)
                 }
                 return nil
+            }
+            tasks.addTask {
+                do {
+                    try await container.start(options)
+                } catch {
+                    logger.error("the container did not start", metadata: ["error": .string("\(error)")])
+                    return 125
+                }
+                if interrupted.signal.load(ordering: .sequentiallyConsistent) != 0 { await container.destroy("interrupted while starting") }
+                return await exitStatus(of: container)
             }
             while let next = await tasks.next() {
                 if let status = next {
@@ -128,4 +122,26 @@ struct ContainerRunCommand: AsyncParsableCommand {
             return 1
         }
     }
+
+    /// The container's exit status once it ends: its code, 128 + N for signal N; nil when it was
+    /// destroyed (by a signal, whose handler decides the status).
+    private static func exitStatus(of container: Container) async -> Int32? {
+        do {
+            try await container.monitor()
+            return 0
+        } catch ContainerError.exited(let code) {
+            return code
+        } catch ContainerError.signalled(let number) {
+            return 128 + number
+        } catch ContainerError.destroyed {
+            return nil
+        } catch {
+            return 1
+        }
+    }
+}
+
+/// The signal that interrupted `egressd container run` (0: none yet).
+private final class Interruption: Sendable {
+    let signal = Atomic<Int32>(0)
 }

@@ -35,7 +35,7 @@ final class ContainerInitTests: XCTestCase {
     }
 
     func testWhatTheEntrypointSees() throws {
-        let secret = try TemporaryDirectory("egress-secret")
+        let secret = try TemporaryDirectory("egress-secret", in: "/var/lib")
         try secret.write("key", to: "ca.key")
         let (output, exit) = try run("""
             cat /etc/added/deep/file.txt; echo "pid=$$ host=$(hostname)"; ls /dev | tr '\\n' ' '; echo

@@ -12,36 +12,69 @@ import XCTest
 final class ContainerIsolationTests: XCTestCase {
     func testEscapeAttemptsFail() async throws {
         let fixture = try ContainerFixture(self)
-        // A service on the host's loopback that a container must not reach.
+        // A service on the host's loopback, and a Unix socket in the host's /run.
         let hostService = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try XCTUnwrap(hostService.localAddress?.port)
+        let socketPath = "/run/egress-test-\(getpid()).sock"
+        let unixService = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+        let hostFile = fixture.directory.path("host-file")
         let (output, _) = try await fixture.run("""
             python3 - <<'EOF'
-            import socket
-            s = socket.socket(); s.settimeout(3)
-            try:
-                s.connect(("127.0.0.1", \(port))); print("host-loopback: connected")
-            except OSError as e:
-                print("host-loopback:", type(e).__name__)
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                u.sendto(b"x", ("203.0.113.9", 9999)); print("udp: sent")
-            except OSError as e:
-                print("udp:", type(e).__name__)
+            import ctypes, os, socket
+            def attempt(name, action):
+                try:
+                    action(); print(name + ": worked")
+                except OSError as e:
+                    print(name + ": " + type(e).__name__ + " errno=" + str(e.errno))
+            def tcp():
+                s = socket.socket(); s.settimeout(3); s.connect(("127.0.0.1", \(port)))
+            def unix():
+                s = socket.socket(socket.AF_UNIX); s.connect("\(socketPath)")
+            def udp():
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("203.0.113.9", 9999))
+            def udp6():
+                socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"x", ("2001:db8::9", 9999))
+            def raw():
+                socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            def host_file():
+                open("\(hostFile)", "w").write("escaped")
+            def device():
+                os.mknod("/tmp/disk", 0o600 | 0o060000, os.makedev(7, 0))
+            libc = ctypes.CDLL(None, use_errno=True)
+            def syscall(number, *args):
+                if libc.syscall(number, *args) != 0:
+                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            attempt("host-loopback", tcp)
+            attempt("host-unix-socket", unix)
+            attempt("udp", udp)
+            attempt("udp6", udp6)
+            attempt("raw-socket", raw)
+            attempt("host-file", host_file)
+            attempt("mknod", device)
+            attempt("keyctl", lambda: syscall(250, 0, -3, 0))             # KEYCTL_GET_KEYRING_ID of the user keyring
+            attempt("user-namespace", lambda: syscall(272, 0x10000000))   # unshare(CLONE_NEWUSER)
+            attempt("network-namespace", lambda: syscall(272, 0x40000000))
+            attempt("tmp-is-writable", lambda: open("/tmp/scratch", "w").write("private"))
             EOF
-            iptables -t nat -F >/dev/null 2>&1; echo "iptables=$?"
-            ip link add egress0 type dummy >/dev/null 2>&1; echo "ip-link=$?"
-            unshare -n true >/dev/null 2>&1; echo "unshare=$?"
-            mount -t tmpfs none /mnt >/dev/null 2>&1; echo "mount=$?"
-            curl -sS -o /dev/null -w 'metadata=%{http_code}\\n' http://169.254.169.254/latest/meta-data/
+            iptables -t nat -F 2>&1 | head -1
+            mount -t tmpfs none /mnt 2>&1 | head -1
+            curl -sS -o /dev/null -w 'metadata=%{http_code}\n' http://169.254.169.254/latest/meta-data/
             """, internet: true)
         try await hostService.close()
-        XCTAssertTrue(output.contains("host-loopback: ConnectionRefusedError"), output)
-        XCTAssertTrue(output.contains("udp: PermissionError"), output)
-        for tool in ["iptables", "ip-link", "unshare", "mount"] {
-            XCTAssertFalse(output.contains("\(tool)=0"), "\(tool) worked inside the container: \(output)")
+        try await unixService.close()
+        let expected = [
+            "host-loopback: ConnectionRefusedError errno=111", "host-unix-socket: FileNotFoundError errno=2",
+            "udp: PermissionError errno=1", "udp6: PermissionError errno=1", "raw-socket: PermissionError errno=1",
+            "host-file: OSError errno=30", "mknod: PermissionError errno=1", "keyctl: PermissionError errno=1",
+            "user-namespace: PermissionError errno=1", "network-namespace: PermissionError errno=1",
+            "tmp-is-writable: worked", "Permission denied (you must be root)", "mount: /mnt: permission denied",
+        ]
+        for line in expected {
+            XCTAssertTrue(output.contains(line), "expected \"\(line)\" in:\n\(output)")
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: hostFile), "the host's file system is read-only to the container")
         XCTAssertTrue(output.contains("metadata=502") || output.contains("metadata=403"), "the metadata address is not dialled: \(output)")
     }
 
@@ -50,8 +83,7 @@ final class ContainerIsolationTests: XCTestCase {
         let container = try fixture.host.makeContainer(id: "doomed")
         let path = try await fixture.start(container, script: "sleep 100 & (sleep 200 &) ; echo started; wait")
         try await fixture.waitFor("started", in: path)
-        let namespacePath = try XCTUnwrap(container.networkNamespacePath)
-        let initPID = try XCTUnwrap(Int32(namespacePath.split(separator: "/")[1]))
+        let initPID = try XCTUnwrap(container.initProcessID)
         let namespaces = try ["net", "pid", "mnt"].map { kind in
             try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(initPID)/ns/\(kind)")
         }
@@ -93,8 +125,7 @@ final class ContainerIsolationTests: XCTestCase {
 
     /// Host pids whose namespace link is `namespace` (such as `pid:[4026532300]`).
     private static func processes(in namespace: String) -> [String] {
-        let kind = namespace.prefix { $0 != ":" }
-        let link = kind == "mnt" ? "mnt" : String(kind)
+        let link = String(namespace.prefix { $0 != ":" })
         return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
             entry.allSatisfy(\.isNumber) && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/ns/\(link)")) == namespace
         }

@@ -1,7 +1,8 @@
-import Containers
 import EgressTesting
 import Foundation
 import XCTest
+
+@testable import Containers
 
 /// `start`, `running`, `monitor`, `signal` and `destroy` with real processes in real namespaces.
 final class ContainerLifecycleTests: XCTestCase {
@@ -94,6 +95,49 @@ final class ContainerLifecycleTests: XCTestCase {
         let (output, outcome) = try await fixture.run("echo again", in: container)
         XCTAssertNoThrow(try outcome.get())
         XCTAssertEqual(output, "again\n")
+    }
+
+    func testSignalNineEndsTheWholeContainerAndEveryMonitorHearsIt() async throws {
+        let fixture = try ContainerFixture(self)
+        let container = try fixture.host.makeContainer()
+        let path = try await fixture.start(container, script: "trap '' TERM; echo ready; sleep 100")
+        try await fixture.waitFor("ready", in: path)
+        let monitors = (0..<3).map { _ in Task { try await container.monitor() } }
+        try container.signal(SIGKILL)
+        for monitor in monitors {
+            await XCTAssertThrowsContainerError(try await monitor.value, .signalled(SIGKILL))
+        }
+    }
+
+    func testDestroyDuringStartAndStartingAgainRightAfterAnExit() async throws {
+        let fixture = try ContainerFixture(self)
+        let container = try fixture.host.makeContainer()
+        let starting = Task { try await fixture.start(container, script: "sleep 100") }
+        for _ in 0..<2000 where !container.isStarting { try await Task.sleep(for: .milliseconds(1)) }
+        XCTAssertTrue(container.isStarting)
+        await container.destroy("while starting")
+        _ = try? await starting.value
+        await XCTAssertThrowsContainerError(try await container.monitor(), .destroyed(reason: "while starting"))
+        XCTAssertFalse(container.running)
+
+        // A run that ends is torn down in the background; a start right away waits for that.
+        _ = try await fixture.start(container, script: "exit 0")
+        while container.running { try await Task.sleep(for: .milliseconds(5)) }
+        let (output, outcome) = try await fixture.run("echo second run", in: container)
+        XCTAssertNoThrow(try outcome.get())
+        XCTAssertEqual(output, "second run\n")
+    }
+
+    func testMonitorAfterAFailedStartReportsTheFailure() async throws {
+        let fixture = try ContainerFixture(self)
+        let container = try fixture.host.makeContainer()
+        _ = try? await container.start(ContainerStartOptions(entrypoint: ["/nonexistent/program"]))
+        do {
+            try await container.monitor()
+            XCTFail("monitor resolved after a failed start")
+        } catch ContainerError.startFailed(let reason) {
+            XCTAssertTrue(reason.contains("No such file"), reason)
+        }
     }
 
     func testEnvironmentAndWorkingDirectory() async throws {

@@ -18,7 +18,9 @@ final class ContainerFixture: Sendable {
         _ test: XCTestCase, names: [String: Result<HostAddresses, HostNameResolutionError>] = [:], maskedPaths: [String] = []
     ) throws {
         try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root (namespaces, mounts, iptables); run the tests as root")
-        directory = try TemporaryDirectory("egress-containers")
+        // Not in /tmp, which containers see as their own empty tmpfs: tests check that the state
+        // directory is hidden from them, which only shows where they could otherwise see it.
+        directory = try TemporaryDirectory("egress-containers", in: "/var/lib")
         var logger = Logger(label: "egress-test")
         // EGRESS_TEST_LOG=debug shows the decision log of the containers' proxy.
         logger.logLevel = ProcessInfo.processInfo.environment["EGRESS_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

@@ -25,7 +25,7 @@ struct ContainerRunTests {
             .write(toFile: "/etc/netns/\(host.name)/hosts", atomically: true, encoding: .utf8)
     }
 
-    private func run(internet: Bool, _ script: String) throws -> ProcessResult {
+    private func run(internet: Bool, env: [String: String] = [:], _ script: String) throws -> ProcessResult {
         let config = try directory.write("""
             stateDirectory: state
             rules:
@@ -34,7 +34,10 @@ struct ContainerRunTests {
             """, to: "egress.yaml")
         let egressd = ProcessRunner.productsDirectory.appendingPathComponent("egressd").path
         defer { try? FileManager.default.removeItem(atPath: "/etc/netns/\(host.name)") }
-        return try host.run([egressd, "container", "run", "--config", config, internet ? "--internet" : "--no-internet", "--", "sh", "-c", script])
+        let environment = env.flatMap { ["--env", "\($0.key)=\($0.value)"] }
+        return try host.run(
+            [egressd, "container", "run", "--config", config, internet ? "--internet" : "--no-internet"] + environment + ["--", "sh", "-c", script]
+        )
     }
 
     @Test func forwardingWithSecretsAndUnmatchedTrafficWithInternet() async throws {
@@ -58,9 +61,12 @@ struct ContainerRunTests {
             "openssl", "s_server", "-accept", "\(link.b.ipv4):443", "-cert", certificates.certificate, "-key", certificates.key, "-www",
         ])
         _ = try await offThread { try tls.waitForLine(startingWith: "ACCEPT") }
-        let bundle = try directory.write(try String(contentsOfFile: certificates.ca, encoding: .utf8), to: "origin-ca.pem")
+        let originCA = try String(contentsOfFile: certificates.ca, encoding: .utf8)
         let result = try await offThread {
-            try self.run(internet: true, "curl -sS --cacert \(bundle) https://plain.test/ | head -1; echo | openssl s_client -connect plain.test:443 -servername plain.test 2>/dev/null | grep issuer=")
+            try self.run(
+                internet: true, env: ["ORIGIN_CA": originCA],
+                "printf '%s' \"$ORIGIN_CA\" > /tmp/origin-ca.pem; curl -sS --cacert /tmp/origin-ca.pem https://plain.test/ | head -1; echo | openssl s_client -connect plain.test:443 -servername plain.test 2>/dev/null | grep issuer="
+            )
         }
         tls.stop()
         #expect(result.standardOutput.contains("<HTML>") || result.standardOutput.contains("<html>"), "\(result.combinedOutput)")

@@ -1,3 +1,4 @@
+import EgressTesting
 @testable import EgressProxy
 import EgressRules
 import NIOCore
@@ -29,6 +30,20 @@ import Workers
         let loopback = Destination(address: try #require(IPAddress("127.0.0.1")), port: 9000)
         #expect(DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))]).refusal(for: loopback) == nil)
         #expect(DestinationGuard().refusal(for: Destination(address: try #require(IPAddress("203.0.113.7")), port: 443)) == nil)
+    }
+
+    /// A container must not reach the host's services through the host's own (non-loopback)
+    /// addresses either. Runs where this namespace has such an address (any machine on a network).
+    @Test func guardRefusesTheHostsOwnAddresses() throws {
+        let interfaces = try ProcessRunner.run("ip", ["-o", "-4", "addr", "show", "scope", "global"]).standardOutput
+        let own = interfaces.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard let index = fields.firstIndex(of: "inet"), index + 1 < fields.count else { return nil }
+            return fields[index + 1].split(separator: "/").first.map(String.init)
+        }.first
+        guard let own else { return }  // no global address here: nothing to refuse
+        let destination = Destination(address: try #require(IPAddress(own)), port: 5432)
+        #expect(DestinationGuard().refusal(for: destination) == "local address (of the proxy's host)")
     }
 }
 

@@ -16,7 +16,7 @@ struct ContainerCommandTests {
     }
 
     @Test func runAppliesTheConfigAndExitsWithTheContainersCode() async throws {
-        let directory = try TemporaryDirectory("egress-container-run")
+        let directory = try TemporaryDirectory("egress-container-run", in: "/var/lib")
         let config = try directory.write("""
             stateDirectory: state
             rules:

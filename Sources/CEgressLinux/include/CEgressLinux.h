@@ -90,6 +90,10 @@ egress_error egress_set_transparent(int fd, int enabled);
 /// Reads IP_TRANSPARENT / IPV6_TRANSPARENT into `enabled` (0 or 1).
 egress_error egress_get_transparent(int fd, int *enabled);
 
+/// Whether `address` is an address of this network namespace (a bind to it, port 0, works):
+/// 1 if so, 0 if not or if that cannot be told.
+int egress_is_local_address(const egress_endpoint *address);
+
 /// The socket's address family (SO_DOMAIN).
 egress_error egress_socket_family(int fd, int *family);
 

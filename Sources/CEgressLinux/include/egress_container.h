@@ -46,9 +46,12 @@ typedef struct egress_container_spec {
 
 /// A container created by `egress_container_create`, waiting to be released.
 typedef struct egress_container {
-    /// The host pid of the container's init (pid 1 inside); `/proc/PID/ns/net` is its network
-    /// namespace.
+    /// The host pid of the container's init (pid 1 inside), for logs; signals go through `pidfd`.
     pid_t pid;
+    /// A pidfd of init: signals through it never reach another process that reused the pid.
+    int pidfd;
+    /// init's network namespace, opened right after the clone (`/proc/self/fd/N` reopens it).
+    int netns_fd;
     /// Read end: init writes the entrypoint's 4-byte wait status when it ends, then the pipe
     /// closes; end of file without a status means init was killed.
     int status_fd;
@@ -61,6 +64,7 @@ typedef struct egress_container {
 
 /// Clones init into new pid, mount, network, UTS and IPC namespaces; it waits for
 /// `egress_container_start`. The new network namespace has only a loopback interface, down.
+/// Every descriptor of `out` is -1 or open; `egress_container_close` closes them.
 /// The clone runs on one long-lived thread of the process, so the container's parent-death
 /// signal (SIGKILL) fires only when this process ends.
 egress_error egress_container_create(const egress_container_spec *spec, egress_container *out);
@@ -73,5 +77,11 @@ egress_error egress_container_start(egress_container *container);
 /// or -1 when init ended without reporting one (killed). Reaps init either way and closes
 /// `status_fd`.
 int egress_container_wait(egress_container *container, int *status);
+
+/// Sends `sig` to init through its `pidfd` (ESRCH once init has ended, even if reaped).
+egress_error egress_container_signal(int pidfd, int sig);
+
+/// Closes every descriptor of `container` that is still open.
+void egress_container_close(egress_container *container);
 
 #endif

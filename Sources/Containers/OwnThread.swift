@@ -1,0 +1,11 @@
+import Foundation
+
+/// Runs blocking work (waiting for a process, cloning, running tools) on a thread of its own,
+/// never on Swift's cooperative pool or an event loop.
+func onOwnThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Swift.Result { try body() })
+        }
+    }
+}
