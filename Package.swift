@@ -152,6 +152,11 @@ let package = Package(
         // Benchmarks: run in release mode (`scripts/bench`).
         .executableTarget(name: "RuleBenchmark", dependencies: ["EgressRules"], path: "Benchmarks/RuleBenchmark"),
         .executableTarget(
+            name: "ContainerBenchmark",
+            dependencies: ["Containers", "EgressLinux", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ContainerBenchmark"
+        ),
+        .executableTarget(
             name: "CertificateBenchmark",
             dependencies: ["EgressCertificates"],
             path: "Benchmarks/CertificateBenchmark"

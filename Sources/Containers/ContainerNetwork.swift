@@ -34,11 +34,14 @@ struct ContainerNetwork {
             route add ::/0 dev lo src ::1
 
             """
-        try SystemCommand.run(enter + ["ip", "-batch", write(routes, to: workDirectory + "/routes")])
         let v4 = rules(inside: ["127.0.0.0/8", ownAddresses.v4])
         let v6 = rules(inside: ["::1/128", ownAddresses.v6])
-        try SystemCommand.run(enter + ["iptables-restore", write(v4, to: workDirectory + "/rules.v4")])
-        try SystemCommand.run(enter + ["ip6tables-restore", write(v6, to: workDirectory + "/rules.v6")])
+        // Independent of each other, so they run at once (each iptables-restore takes ~30 ms).
+        try SystemCommand.run([
+            enter + ["ip", "-batch", write(routes, to: workDirectory + "/routes")],
+            enter + ["iptables-restore", write(v4, to: workDirectory + "/rules.v4")],
+            enter + ["ip6tables-restore", write(v6, to: workDirectory + "/rules.v6")],
+        ])
         var made: [CInt] = []
         do {
             made.append(try NetworkNamespaceSockets.createListener(

@@ -7,30 +7,47 @@ enum SystemCommand {
     /// Where tools are looked up first, before this process's `PATH`.
     private static let fallbackPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// Runs `arguments` (the tool by name or path first) and waits for it; throws
-    /// ``ContainerError/system(_:)`` with its standard error if it fails. Blocks the calling thread.
-    static func run(_ arguments: [String]) throws(ContainerError) {
+    /// Runs each of `commands` (the tool by name or path first) at the same time and waits for
+    /// all of them; throws ``ContainerError/system(_:)`` quoting the first that failed and its
+    /// standard error. Blocks the calling thread.
+    static func run(_ commands: [[String]]) throws(ContainerError) {
+        var started: [(arguments: [String], process: SpawnedProcess, errors: Int32)] = []
+        var failure: ContainerError?
+        for arguments in commands {
+            do {
+                started.append(try start(arguments))
+            } catch {
+                failure = error
+                break
+            }
+        }
+        for (arguments, process, errors) in started {
+            let output = readAll(errors)
+            close(errors)
+            let status = process.waitForExit()
+            if status != 0, failure == nil {
+                let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                failure = .system("\(arguments.joined(separator: " ")) failed with status \(status): \(text)")
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Starts `arguments` with its standard error on a pipe; returns the pipe's read end.
+    private static func start(_ arguments: [String]) throws(ContainerError) -> ([String], SpawnedProcess, Int32) {
         guard let tool = arguments.first, let path = resolve(tool) else {
-            throw .system("\(arguments.first ?? "?") is not installed (looked in PATH and \(fallbackPath))")
+            throw .system("\(arguments.first ?? "?") is not installed (looked in \(fallbackPath) and PATH)")
         }
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw .system("pipe: \(String(cString: strerror(errno)))") }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let process: SpawnedProcess
+        defer { close(ends[1]) }
         do {
-            process = try SpawnedProcess(executable: path, arguments: Array(arguments.dropFirst()), standardError: ends[1])
+            let process = try SpawnedProcess(executable: path, arguments: Array(arguments.dropFirst()), standardError: ends[1])
+            return (arguments, process, ends[0])
         } catch {
             close(ends[0])
-            close(ends[1])
             throw .system("cannot start \(tool): \(error)")
-        }
-        close(ends[1])
-        let output = readAll(ends[0])
-        close(ends[0])
-        let status = process.waitForExit()
-        guard status == 0 else {
-            let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .system("\(arguments.joined(separator: " ")) failed with status \(status): \(text)")
         }
     }
 
