@@ -34,13 +34,18 @@ public struct ContainerTCPPort: Sendable {
         }
     }
 
-    /// A socket made inside the container and connected to `127.0.0.1:port` there.
+    /// A socket made inside the container and connected to `127.0.0.1:port` there, or to
+    /// `[::1]:port` when nothing listens on the IPv4 one.
     private func connectedSocket() async throws -> CInt {
         guard let namespace = container.networkNamespacePath else { throw ContainerError.notRunning }
         let port = self.port
         do {
             return try await onOwnThread {
-                try NetworkNamespaceSockets.connect(inNetworkNamespace: namespace, to: .loopbackV4, port: port)
+                do {
+                    return try NetworkNamespaceSockets.connect(inNetworkNamespace: namespace, to: .loopbackV4, port: port)
+                } catch let error as LinuxError where error.code == ECONNREFUSED {
+                    return try NetworkNamespaceSockets.connect(inNetworkNamespace: namespace, to: .loopbackV6, port: port)
+                }
             }
         } catch let error as LinuxError {
             throw ContainerError.system("cannot connect to port \(port) of the container: \(error)")

@@ -118,8 +118,8 @@ final class ContainerInterceptionTests: XCTestCase {
                 def log_message(self, *args): pass
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 8080), Echo)
             threading.Thread(target=server.serve_forever, daemon=True).start()
-            raw = socket.socket(); raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            raw.bind(("127.0.0.1", 9000)); raw.listen()
+            raw = socket.socket(socket.AF_INET6); raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            raw.bind(("::1", 9000)); raw.listen()  # IPv6 only: connect() falls back to [::1]
             print("ready", flush=True)
             while True:
                 peer, _ = raw.accept(); peer.sendall(peer.recv(100).upper()); peer.close()
