@@ -58,6 +58,15 @@ egress_error egress_container_paths_make(const egress_container_spec *spec, egre
 int egress_container_prepare_mounts(const egress_container_spec *spec, const egress_container_paths *paths,
                                     int *failed_step);
 
+/// The pipes between a container's init and this process.
+typedef struct egress_init_pipes {
+    int release_fd, error_fd, status_fd;
+} egress_init_pipes;
+
+/// The cloned child's whole life (container_init.c): never returns.
+__attribute__((noreturn)) void egress_container_run_init(const egress_container_spec *spec,
+                                                         const egress_container_paths *paths, egress_init_pipes pipes);
+
 /// Installs the entrypoint's seccomp filter (after PR_SET_NO_NEW_PRIVS): new user namespaces
 /// (unshare, clone with CLONE_NEWUSER) and the kernel keyrings (keyctl, add_key, request_key)
 /// are refused with EPERM, clone3 with ENOSYS (so C libraries fall back to clone, whose flags a
