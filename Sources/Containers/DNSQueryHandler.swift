@@ -1,3 +1,4 @@
+import EgressRules
 import Logging
 import NIOCore
 
@@ -51,13 +52,8 @@ final class DNSQueryHandler: ChannelInboundHandler {
             promise.futureResult.assumeIsolated().whenComplete { result in
                 self.inFlight -= 1
                 let answer = (try? result.get()) ?? DNSAnswer(.serverFailure)
-                self.logger.debug(
-                    "DNS query answered",
-                    metadata: [
-                        "name": "\(query.question.name.text)", "type": "\(query.question.type)", "code": "\(answer.responseCode)",
-                        "ipv4": "\(answer.addresses.ipv4.count)", "ipv6": "\(answer.addresses.ipv6.count)",
-                    ]
-                )
+                // A decision like any other: one line per query in the decision log.
+                self.logger.info("dns", metadata: Self.decision(query.question, answer))
                 self.reply(DNSResponse.encode(answer, to: query, allocator: context.channel.allocator), to: client, context: context)
             }
         }
@@ -70,5 +66,24 @@ final class DNSQueryHandler: ChannelInboundHandler {
 
     private func reply(_ response: ByteBuffer, to client: SocketAddress, context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: response)), promise: nil)
+    }
+
+    /// The decision-log fields of an answer: `name`, `type` (A, AAAA or the number), `code`, and
+    /// the addresses sent as `answer`.
+    private static func decision(_ question: DNSQuestion, _ answer: DNSAnswer) -> Logger.Metadata {
+        let type: String, addresses: [String]
+        switch question.type {
+        case DNSRecordType.a:
+            type = "A"
+            addresses = answer.addresses.ipv4.map { IPAddress.v4($0).description }
+        case DNSRecordType.aaaa:
+            type = "AAAA"
+            addresses = answer.addresses.ipv6.map { IPAddress.v6($0).description }
+        default:
+            (type, addresses) = ("\(question.type)", [])
+        }
+        var fields: Logger.Metadata = ["name": "\(question.name.text)", "type": "\(type)", "code": "\(answer.responseCode)"]
+        if answer.responseCode == .noError { fields["answer"] = .string(addresses.isEmpty ? "-" : addresses.joined(separator: ",")) }
+        return fields
     }
 }
