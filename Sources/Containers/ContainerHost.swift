@@ -38,11 +38,16 @@ public final class ContainerHost: Sendable {
         /// Host paths hidden from containers that run on the host's file system (no root
         /// directory), such as configuration files holding secrets.
         public var maskedPaths: [String]
+        /// The most outbound connections one container may have open through Egress at once;
+        /// more are closed as they arrive (so one container cannot use up Egress's descriptors).
+        public var connectionLimit: Int
 
         public init(
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
-            extraRoots: String? = nil, allow: [String] = [], env: [String: String] = [:], maskedPaths: [String] = []
+            extraRoots: String? = nil, allow: [String] = [], env: [String: String] = [:], maskedPaths: [String] = [],
+            connectionLimit: Int = 1024
         ) {
+            self.connectionLimit = connectionLimit
             self.stateDirectory = stateDirectory
             self.certificateAuthority = certificateAuthority
             self.extraRoots = extraRoots
@@ -88,7 +93,8 @@ public final class ContainerHost: Sendable {
         self.group = group
         shared = ContainerShared(
             services: services, group: group, trust: ContainerTrust(certificatePEM: try authority.certificate.pemString()),
-            runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], resolver: resolver, logger: logger
+            runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], connectionLimit: configuration.connectionLimit,
+            resolver: resolver, logger: logger
         )
         StaleContainers.cleanUp(runDirectory: runDirectory, logger: logger)
     }
@@ -142,6 +148,7 @@ struct ContainerShared: Sendable {
     /// One scratch directory per running container, named after its id.
     var runDirectory: String
     var maskedPaths: [String]
+    var connectionLimit: Int
     var resolver: any HostNameResolver
     var logger: Logger
 }

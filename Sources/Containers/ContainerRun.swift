@@ -35,7 +35,7 @@ final class ContainerRun: Sendable {
         // A relay of its own: pass-through connections of the container end with it.
         let relay = try? SpliceRelay()
         services.spliceRelay = relay
-        let server = ProxyServer(services: services, group: shared.group)
+        let server = ProxyServer(services: services, group: shared.group, connectionLimit: shared.connectionLimit)
         var dnsSocketsUnclaimed = true
         do {
             try await server.listen(boundSocket: network.listener, mode: .redirect)

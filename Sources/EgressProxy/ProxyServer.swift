@@ -16,9 +16,13 @@ package final class ProxyServer: Sendable {
     private let connections = Mutex<[UInt64: any Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
 
-    package init(services: ProxyServices, group: any EventLoopGroup) {
+    /// The most client connections open at once; more are closed as they arrive (nil: no limit).
+    private let connectionLimit: Int?
+
+    package init(services: ProxyServices, group: any EventLoopGroup, connectionLimit: Int? = nil) {
         self.services = services
         self.group = group
+        self.connectionLimit = connectionLimit
     }
 
     /// Listens on `address` (port 0 picks a free port) and returns the address bound.
@@ -93,7 +97,17 @@ package final class ProxyServer: Sendable {
     private func accept(_ channel: any Channel, mode: CaptureMode) -> EventLoopFuture<Void> {
         let services = self.services
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-        connections.withLock { $0[id] = channel }
+        let admitted = connections.withLock { connections in
+            if let connectionLimit, connections.count >= connectionLimit { return false }
+            connections[id] = channel
+            return true
+        }
+        guard admitted else {
+            services.logger.warning("connection refused: too many open connections", metadata: [
+                "conn": .stringConvertible(id), "limit": .stringConvertible(connectionLimit ?? 0),
+            ])
+            return channel.close()
+        }
         channel.closeFuture.whenComplete { [self] _ in
             _ = connections.withLock { $0.removeValue(forKey: id) }
         }

@@ -359,12 +359,48 @@ private struct ExchangeLoopConnection {
         await server.closeListeners()
     }
 
-    private func loopbackProxy(limits: ProxyLimits) async throws -> (ProxyServer, Int) {
+    private func loopbackProxy(limits: ProxyLimits, connectionLimit: Int? = nil) async throws -> (ProxyServer, Int) {
         let group = MultiThreadedEventLoopGroup.singleton
         let services = ProxyServices(rules: InterceptionRules(internet: false), upstream: UpstreamClient(group: group), limits: limits)
-        let server = ProxyServer(services: services, group: group)
+        let server = ProxyServer(services: services, group: group, connectionLimit: connectionLimit)
         let address = try await server.listen(on: try SocketAddress(ipAddress: "127.0.0.1", port: 0), mode: .tproxy)
         return (server, try #require(address.port))
+    }
+
+    /// A container cannot take all of the proxy's descriptors: connections beyond its limit are
+    /// closed as they arrive, and a freed slot is usable again.
+    @Test func connectionsBeyondTheLimitAreClosedAsTheyArrive() async throws {
+        var limits = ProxyLimits()
+        limits.sniffTimeout = .seconds(30)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let (server, port) = try await loopbackProxy(limits: limits, connectionLimit: 1)
+        func connect(collectingInto promise: EventLoopPromise<ByteBuffer>) async throws -> any Channel {
+            try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectUntilClosed(done: promise)) }
+                }
+                .connect(host: "127.0.0.1", port: port).get()
+        }
+        func openConnections(_ count: Int) async throws {
+            try await EmbeddedSupport.within(.seconds(20), "\(count) open connections") {
+                while server.openConnections != count { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }
+        let holder = try await connect(collectingInto: group.next().makePromise())
+        try await openConnections(1)
+        let refused = group.next().makePromise(of: ByteBuffer.self)
+        let second = try await connect(collectingInto: refused)
+        let nothing = try await EmbeddedSupport.within(.seconds(20), "the extra connection to be closed") { try await refused.futureResult.get() }
+        #expect(nothing.readableBytes == 0)
+        try? await second.close()
+        try await holder.close()
+        try await openConnections(0)
+        let answered = group.next().makePromise(of: ByteBuffer.self)
+        let third = try await connect(collectingInto: answered)
+        try await third.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: again.example\r\nConnection: close\r\n\r\n"))
+        var bytes = try await EmbeddedSupport.within(.seconds(20), "an answer on a freed slot") { try await answered.futureResult.get() }
+        #expect(try EmbeddedSupport.parseResponse(&bytes)?.status == 403)
+        await server.closeListeners()
     }
 
     /// The idle timeout is installed by the HTTP handoff, so this runs the whole proxy on
