@@ -49,12 +49,18 @@ struct ConnectionHandoff {
         let channel = context.channel
         do {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            // Response heads are built from swift-http-types fields, whose values are legal by
+            // construction: NIO's outbound header validation would only check them again.
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
+            )
             try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
             let exchanges = try HTTPExchangeLoop.Channel(wrappingChannelSynchronously: channel)
             sniffer.release(context)
             let services = self.services
-            Task { await HTTPExchangeLoop.run(exchanges, connection: connection, services: services) }
+            Task(executorPreference: connection.executor) {
+                await HTTPExchangeLoop.run(exchanges, connection: connection, services: services)
+            }
         } catch {
             refuse(context, kind: connection.scheme, reason: "cannot set up HTTP: \(error)")
         }

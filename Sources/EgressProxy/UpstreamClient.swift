@@ -6,15 +6,24 @@ import Synchronization
 import Workers
 
 /// The proxy's HTTP/1.1 client: forwards requests to origins and serves handlers' outbound
-/// `fetch`, with keep-alive connections pooled per target. Its sockets are created in the
-/// proxy's own network namespace and carry the configured `SO_MARK`, so they are never
-/// redirected back to the proxy.
+/// `fetch`, with keep-alive connections pooled per target and event loop. Its sockets are
+/// created in the proxy's own network namespace and carry the configured `SO_MARK`, so they are
+/// never redirected back to the proxy.
+///
+/// A request sent from an event loop's thread (a client connection's task) goes out on a
+/// connection of that same loop, so the exchange never leaves the thread.
 package final class UpstreamClient: Sendable {
+    /// Idle connections are kept per target and per event loop.
+    private struct PoolKey: Hashable {
+        var target: UpstreamTarget
+        var eventLoop: ObjectIdentifier
+    }
+
     private let group: any EventLoopGroup
     private let mark: UInt32?
     private let tls: (any UpstreamTLS)?
-    private let idle = Mutex<[UpstreamTarget: [UpstreamConnection]]>([:])
-    /// The most idle connections kept per target.
+    private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
+    /// The most idle connections kept per target and event loop.
     private let idleLimit = 32
 
     /// A client on `group`; `mark` is set as `SO_MARK` on every socket; `tls` adds TLS for
@@ -27,55 +36,57 @@ package final class UpstreamClient: Sendable {
 
     /// Sends `request` to `target` and returns the response once its head arrived.
     package func send(_ request: Request, to target: UpstreamTarget) async throws -> Response {
-        if let pooled = takeIdle(for: target) {
+        let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
+        if let pooled = takeIdle(for: key) {
             do {
                 return try await pooled.send(request)
             } catch is StaleConnection {
                 // The origin closed it while it sat idle; the request was not delivered.
             }
         }
-        return try await connect(to: target).send(request)
+        return try await connect(to: target, on: eventLoop, key: key).send(request)
     }
 
-    private func takeIdle(for target: UpstreamTarget) -> UpstreamConnection? {
+    private func takeIdle(for key: PoolKey) -> UpstreamConnection? {
         idle.withLock { idle in
-            while let connection = idle[target]?.popLast() {
+            while let connection = idle[key]?.popLast() {
                 if !connection.isClosed { return connection }
             }
             return nil
         }
     }
 
-    private func release(_ connection: UpstreamConnection) {
+    private func release(_ connection: UpstreamConnection, to key: PoolKey) {
         idle.withLock { idle in
-            var connections = idle[connection.target, default: []].filter { !$0.isClosed }
+            var connections = idle[key, default: []].filter { !$0.isClosed }
             if connections.count < idleLimit { connections.append(connection) }
-            idle[connection.target] = connections
+            idle[key] = connections
         }
     }
 
-    private func connect(to target: UpstreamTarget) async throws -> UpstreamConnection {
-        var bootstrap = ClientBootstrap(group: group)
+    private func connect(to target: UpstreamTarget, on eventLoop: any EventLoop, key: PoolKey) async throws -> UpstreamConnection {
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         if let mark {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let tls = self.tls
-        let channel: UpstreamConnection.Channel
+        let connected: (any Channel, NIOLoopBound<UpstreamExchangeHandler>)
         do {
-            channel = try await connect(bootstrap, to: target, tls: tls)
+            connected = try await connect(bootstrap, to: target, tls: tls)
         } catch {
             throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
         }
-        return UpstreamConnection(target: target, channel: channel) { [weak self] connection in
-            self?.release(connection)
+        return UpstreamConnection(target: target, channel: connected.0, handler: connected.1) { [weak self] connection in
+            self?.release(connection, to: key)
         }
     }
 
     private func connect(
         _ bootstrap: ClientBootstrap, to target: UpstreamTarget, tls: (any UpstreamTLS)?
-    ) async throws -> UpstreamConnection.Channel {
+    ) async throws -> (any Channel, NIOLoopBound<UpstreamExchangeHandler>) {
         try await bootstrap.connect(host: target.host, port: target.port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 if target.usesTLS {
@@ -83,7 +94,9 @@ package final class UpstreamClient: Sendable {
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                return try UpstreamConnection.Channel(wrappingChannelSynchronously: channel)
+                let handler = UpstreamExchangeHandler(target: target)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }
         }
     }

@@ -12,7 +12,7 @@ enum WorkerInvoker {
             fetch: { request in try await OutboundFetch.send(request, with: upstream) }
         )
         do {
-            let handled = try await Deadline.run(within: worker.timeout, on: connection.eventLoop) {
+            let handled = try await Deadline.run(within: worker.timeout, on: connection.eventLoop, executor: connection.executor) {
                 try await worker.handle(request, invocation)
             }
             guard let response = handled else {
