@@ -41,7 +41,11 @@ enum HTTPExchangeLoop {
             let response = error == .headerOverflow
                 ? Response(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), body: Body("egress: request headers too large\n"))
                 : ProxyResponses.badRequest("\(error)")
-            connection.logger.info("request", metadata: ["action": "reject", "status": .stringConvertible(response.status.code), "error": .string("\(error)")])
+            var line = RequestLogLine()
+            line.add("action", "reject")
+            line.add("status", response.status.code)
+            line.add("error", "\(error)")
+            line.log(to: connection.logger)
             _ = try? await write(response, version: .http1_1, close: true, to: outbound, on: connection.eventLoop)
             return nil
         }
@@ -92,12 +96,15 @@ enum HTTPExchangeLoop {
         let keepAlive = head.isKeepAlive
         let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop)
         let elapsed = ContinuousClock.now - started
-        connection.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "url": .string("\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")"),
-            "rule": .string(decision.rule ?? "-"), "action": .string(decision.action),
-            "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(sent),
-            "ms": .stringConvertible(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15),
-        ])
+        var line = RequestLogLine()
+        line.add("method", request.method.rawValue)
+        line.add("url", "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")")
+        line.add("rule", decision.rule ?? "-")
+        line.add("action", decision.action)
+        line.add("status", response.status.code)
+        line.add("bytes", sent)
+        line.add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
+        line.log(to: connection.logger)
         return keepAlive
     }
 

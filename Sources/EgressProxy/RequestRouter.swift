@@ -24,7 +24,7 @@ enum RequestRouter {
             let response = await WorkerInvoker.respond(with: match.value, to: request, connection: connection, services: services)
             return (response, Decision(action: "handler \(match.value.name)", rule: match.target.description))
         }
-        let shownHost = hostname ?? destination.description
+        let shownHost = hostname ?? connection.destinationText
         guard snapshot.internet else {
             let reason = "no rule intercepts it and this container has no internet access"
             return (ProxyResponses.denied(host: shownHost, reason: reason), Decision(action: "deny", rule: nil))
@@ -34,7 +34,7 @@ enum RequestRouter {
             return (ProxyResponses.denied(host: shownHost, reason: reason), Decision(action: "deny", rule: nil))
         }
         let target = UpstreamTarget(
-            host: destination.address.description, port: Int(destination.port),
+            host: connection.destinationHost, port: Int(destination.port),
             usesTLS: connection.scheme == "https", serverName: hostname
         )
         do {
