@@ -6,8 +6,10 @@ import Synchronization
 /// cannot hold its request past the deadline (it is cancelled and left behind, not awaited).
 enum Deadline {
     /// The work's result, or nil if `timeout` passed first (the work is then cancelled). The
-    /// timer is a callback scheduled on `eventLoop`, cheaper than a sleeping Swift task per call;
-    /// the work runs in a task that prefers `executor` (nil: Swift's global executor).
+    /// work runs in a task that prefers `executor` (nil: Swift's global executor); the timeout
+    /// counts from the moment it starts, so a busy event loop that starts it late does not eat
+    /// into its time. The timer is a callback scheduled on `eventLoop`, cheaper than a sleeping
+    /// Swift task per call.
     static func run<Value: Sendable>(
         within timeout: Duration,
         on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
@@ -19,18 +21,14 @@ enum Deadline {
             try await withUnsafeThrowingContinuation { continuation in
                 race.begin(continuation)
                 let worker = Task(executorPreference: executor) {
+                    race.arm(on: eventLoop, after: TimeAmount(timeout))
                     do {
                         race.finish(.success(try await work()))
                     } catch {
                         race.finish(.failure(error))
                     }
                 }
-                do {
-                    race.track(worker: worker, timer: try eventLoop.scheduleCallback(in: TimeAmount(timeout), handler: race))
-                } catch {
-                    // The event loop is shutting down: no deadline can be kept.
-                    race.finish(.failure(error))
-                }
+                race.track(worker: worker)
             }
         } onCancel: {
             race.finish(.failure(CancellationError()))
@@ -62,16 +60,29 @@ private final class Race<Value: Sendable>: NIOScheduledCallbackHandler, Sendable
         if finished { continuation.resume(throwing: CancellationError()) }
     }
 
-    func track(worker: Task<Void, Never>, timer: NIOScheduledCallback) {
+    func track(worker: Task<Void, Never>) {
         let finished = state.withLock { state in
             state.worker = worker
+            return state.finished
+        }
+        if finished { worker.cancel() }
+    }
+
+    /// Starts the timer (unless the race is already over).
+    func arm(on eventLoop: any EventLoop, after delay: TimeAmount) {
+        guard !state.withLock({ $0.finished }) else { return }
+        let timer: NIOScheduledCallback
+        do {
+            timer = try eventLoop.scheduleCallback(in: delay, handler: self)
+        } catch {
+            // The event loop is shutting down: no deadline can be kept.
+            return finish(.failure(error))
+        }
+        let finished = state.withLock { state in
             state.timer = timer
             return state.finished
         }
-        if finished {
-            worker.cancel()
-            timer.cancel()
-        }
+        if finished { timer.cancel() }
     }
 
     func finish(_ result: Result<Value?, any Error>) {
