@@ -37,15 +37,19 @@ package final class UpstreamClient: Sendable {
     /// Sends `request` to `target` and returns the response once its head arrived.
     package func send(_ request: Request, to target: UpstreamTarget) async throws -> Response {
         let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
-        let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
-        if let pooled = takeIdle(for: key) {
+        if let pooled = idleConnection(to: target, on: eventLoop) {
             do {
                 return try await pooled.send(request)
             } catch is StaleConnection {
                 // The origin closed it while it sat idle; the request was not delivered.
             }
         }
-        return try await connect(to: target, on: eventLoop, key: key).send(request)
+        return try await connect(to: target, on: eventLoop).get().send(request)
+    }
+
+    /// An idle pooled connection to `target` served by `eventLoop`, if there is one.
+    func idleConnection(to target: UpstreamTarget, on eventLoop: any EventLoop) -> UpstreamConnection? {
+        takeIdle(for: PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop)))
     }
 
     private func takeIdle(for key: PoolKey) -> UpstreamConnection? {
@@ -65,7 +69,9 @@ package final class UpstreamClient: Sendable {
         }
     }
 
-    private func connect(to target: UpstreamTarget, on eventLoop: any EventLoop, key: PoolKey) async throws -> UpstreamConnection {
+    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool.
+    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+        let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -73,30 +79,26 @@ package final class UpstreamClient: Sendable {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let tls = self.tls
-        let connected: (any Channel, NIOLoopBound<UpstreamExchangeHandler>)
-        do {
-            connected = try await connect(bootstrap, to: target, tls: tls)
-        } catch {
-            throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
-        }
-        return UpstreamConnection(target: target, channel: connected.0, handler: connected.1) { [weak self] connection in
-            self?.release(connection, to: key)
-        }
-    }
-
-    private func connect(
-        _ bootstrap: ClientBootstrap, to target: UpstreamTarget, tls: (any UpstreamTLS)?
-    ) async throws -> (any Channel, NIOLoopBound<UpstreamExchangeHandler>) {
-        try await bootstrap.connect(host: target.host, port: target.port) { channel in
+        return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if target.usesTLS {
                     guard let tls else { throw UpstreamError("TLS to \(target) is not configured") }
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                let handler = UpstreamExchangeHandler(target: target)
-                try channel.pipeline.syncOperations.addHandler(handler)
-                return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target))
+            }
+        }
+        .connect(host: target.host, port: target.port)
+        .flatMapErrorThrowing { error in
+            throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
+        }
+        .flatMapThrowing { channel in
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
+            return UpstreamConnection(
+                target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            ) { [weak self] connection in
+                self?.release(connection, to: key)
             }
         }
     }

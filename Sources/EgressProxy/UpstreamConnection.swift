@@ -36,6 +36,15 @@ final class UpstreamConnection: Sendable {
     /// Whether the connection has ended (its server closed it, or an exchange failed).
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
+    /// The event loop that serves the connection.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Starts an exchange without a body from the connection's event loop, the response going
+    /// to `sink`; false (nothing sent) if the connection is closed or busy.
+    func begin(_ head: HTTPRequestHead, sink: any UpstreamResponseSink) -> Bool {
+        handler.value.begin(head, body: [], sink: sink, reusable: { [self] in idle(self) })
+    }
+
     /// Sends `request` and returns the response once its head has arrived; the body follows.
     /// Throws ``StaleConnection`` when the connection turned out closed before anything of the
     /// request was consumed (sending it on another connection is then safe).
@@ -51,7 +60,7 @@ final class UpstreamConnection: Sendable {
             inMemory = chunks
         }
         let body = inMemory
-        let started = try await onLoop { $0.begin(head, body: body, promise: promise, reusable: reusable) }
+        let started = try await onLoop { $0.begin(head, body: body, sink: UpstreamPromiseSink(promise: promise), reusable: reusable) }
         guard started else {
             promise.fail(StaleConnection(reason: "closed before the request"))
             throw StaleConnection(reason: "closed before the request")

@@ -2,24 +2,53 @@ import NIOCore
 import NIOHTTP1
 import Workers
 
+/// Where the response of an upstream exchange goes, part by part, on the connection's event loop.
+protocol UpstreamResponseSink: AnyObject {
+    /// The final response head (interim `1xx` ones are skipped; `101` is final). `control`
+    /// resumes paused reads and abandons the exchange.
+    func receivedHead(_ head: HTTPResponseHead, control: UpstreamExchangeControl)
+    /// A chunk of the body; false pauses reading from the upstream until ``UpstreamExchangeControl/resumeReads()``.
+    func receivedBody(_ chunk: ByteBuffer) -> Bool
+    /// The parts read from the socket so far have been passed on (a moment to flush).
+    func readComplete()
+    /// The response ended.
+    func receivedEnd()
+    /// The exchange failed, before or during the response (``StaleConnection`` when the request
+    /// never reached the origin and may be sent again).
+    func failed(_ error: any Error)
+}
+
+/// What a sink may do to its exchange, from the connection's event loop.
+struct UpstreamExchangeControl: Sendable {
+    fileprivate let handler: NIOLoopBound<UpstreamExchangeHandler>
+    fileprivate let exchange: Int
+
+    /// Reads again after the sink paused them.
+    func resumeReads() {
+        handler.value.resumeReads()
+    }
+
+    /// Gives up the exchange before its response ended: the connection closes (the rest of the
+    /// response could never be read).
+    func abandon() {
+        handler.value.abandon(exchange: exchange)
+    }
+}
+
 /// The exchanges of one upstream HTTP/1.1 connection, one at a time, on its event loop: it sends
-/// a request's head (and a body already in memory), reads the response (a small body whole, a
-/// larger one streamed to its reader with read gating for backpressure), and says when the
-/// connection may carry the next request. No task of its own: the sender awaits a promise.
+/// a request's head (and a body already in memory), passes the response to the exchange's sink
+/// (with read gating for backpressure), and says when the connection may carry the next request.
+/// No task of its own.
 final class UpstreamExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    /// The largest response body read whole before the response is handed on.
-    static let smallBodyLimit = 64 * 1024
-
     private enum State {
         /// No exchange: the connection may be reused.
         case idle
-        case awaitingHead(EventLoopPromise<Response>, replayable: Bool)
-        case collecting(HTTPResponseHead, ByteBuffer, EventLoopPromise<Response>)
-        case streaming(UpstreamResponseBody.Producer.Source)
+        case awaitingHead(any UpstreamResponseSink, replayable: Bool)
+        case responding(any UpstreamResponseSink)
         /// The response ended before the request did (an early answer to an upload).
         case answered
         case closed
@@ -28,7 +57,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     private let target: UpstreamTarget
     private var state = State.idle
     private var context: ChannelHandlerContext?
-    /// Counts exchanges, so that the reader of an earlier response body cannot act on a later one.
+    /// Counts exchanges, so that the sink of an earlier exchange cannot act on a later one.
     private var exchange = 0
     private var requestSent = true
     private var responseKeepAlive = false
@@ -56,11 +85,11 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     /// the sender streams it, then calls ``endRequest()``). `reusable` is called once both the
     /// request and a kept-alive response have ended. False if the connection is closed or busy.
     func begin(
-        _ head: HTTPRequestHead, body: [ByteBuffer]?, promise: EventLoopPromise<Response>, reusable: @escaping () -> Void
+        _ head: HTTPRequestHead, body: [ByteBuffer]?, sink: any UpstreamResponseSink, reusable: @escaping () -> Void
     ) -> Bool {
         guard case .idle = state, let context else { return false }
         exchange += 1
-        state = .awaitingHead(promise, replayable: body != nil)
+        state = .awaitingHead(sink, replayable: body != nil)
         requestSent = body != nil
         receivedAny = false
         self.reusable = reusable
@@ -87,34 +116,28 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedAny = true
         switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .awaitingHead(let promise, _)):
+        case (.head(let head), .awaitingHead(let sink, _)):
             // Interim responses (100 Continue and the like) are not the answer; 101 is.
             guard head.status.code / 100 != 1 || head.status.code == 101 else { return }
             responseKeepAlive = head.isKeepAlive
-            if Self.hasSmallBody(head) {
-                state = .collecting(head, ByteBuffer(), promise)
-                return
-            }
-            let source = streamBody(head, to: promise, context: context)
-            state = .streaming(source)
-        case (.body(var chunk), .collecting(let head, var collected, let promise)):
-            state = .idle  // no second reference to `collected` while it grows
-            collected.writeBuffer(&chunk)
-            state = .collecting(head, collected, promise)
-        case (.body(let chunk), .streaming(let source)):
-            // `.dropped`: the reader is gone, and the connection closes when it says so.
-            if source.yield(chunk) == .stopProducing { readsPaused = true }
-        case (.end, .collecting(let head, let collected, let promise)):
+            state = .responding(sink)
+            let control = UpstreamExchangeControl(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange)
+            sink.receivedHead(head, control: control)
+        case (.body(let chunk), .responding(let sink)):
+            if !sink.receivedBody(chunk) { readsPaused = true }
+        case (.end, .responding(let sink)):
+            // Back in the pool first: whoever the sink answers may send its next request at once.
             state = .answered
-            promise.succeed(Response(head: HTTPConversion.response(head), body: Body(collected)))
             exchangeEnded(context)
-        case (.end, .streaming(let source)):
-            state = .answered
-            source.finish()
-            exchangeEnded(context)
+            sink.receivedEnd()
         default:
             fail(context, UpstreamError("\(target) sent a response part out of turn"))
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .responding(let sink) = state { sink.readComplete() }
+        context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -132,16 +155,14 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let reason = failure.map { "\(target): \($0)" }
         switch state {
-        case .awaitingHead(let promise, let replayable):
+        case .awaitingHead(let sink, let replayable):
             if replayable && !receivedAny {
-                promise.fail(StaleConnection(reason: reason ?? "closed before sending a response"))
+                sink.failed(StaleConnection(reason: reason ?? "closed before sending a response"))
             } else {
-                promise.fail(UpstreamError(reason ?? "\(target) closed before sending a response"))
+                sink.failed(UpstreamError(reason ?? "\(target) closed before sending a response"))
             }
-        case .collecting(_, _, let promise):
-            promise.fail(UpstreamError(reason ?? "\(target) closed the connection in the middle of the body"))
-        case .streaming(let source):
-            source.finish(UpstreamError(reason ?? "\(target) closed the connection in the middle of the body"))
+        case .responding(let sink):
+            sink.failed(UpstreamError(reason ?? "\(target) closed the connection in the middle of the body"))
         case .idle, .answered, .closed:
             break
         }
@@ -150,34 +171,17 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    /// Hands the response on with a body that streams, the reader's demand gating reads.
-    private func streamBody(
-        _ head: HTTPResponseHead, to promise: EventLoopPromise<Response>, context: ChannelHandlerContext
-    ) -> UpstreamResponseBody.Producer.Source {
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let exchange = self.exchange
-        let demand = UpstreamResponseBody.Demand(
-            eventLoop: context.eventLoop,
-            more: { handler.value.resumeReads() },
-            terminated: { handler.value.readerGone(exchange: exchange) }
-        )
-        let (body, source) = UpstreamResponseBody.make(demand: demand)
-        promise.succeed(Response(head: HTTPConversion.response(head), body: Body(body)))
-        return source
-    }
-
-    private func resumeReads() {
+    fileprivate func resumeReads() {
         readsPaused = false
         guard readPending, let context else { return }
         readPending = false
         context.read()
     }
 
-    /// The reader of a streamed body is done; before the body's end, the rest can never be
-    /// read, so the connection cannot carry another request.
-    private func readerGone(exchange: Int) {
-        guard exchange == self.exchange, case .streaming = state, let context else { return }
-        fail(context, UpstreamError("the reader of the response body went away"))
+    /// The sink gave up before the response ended: the connection cannot carry another request.
+    fileprivate func abandon(exchange: Int) {
+        guard exchange == self.exchange, case .responding = state, let context else { return }
+        fail(context, UpstreamError("the reader of the response went away"))
     }
 
     /// The response ended: once the request has ended too, the connection goes back to the
@@ -199,14 +203,6 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         if failure == nil { failure = error }
         context.close(promise: nil)
-    }
-
-    /// Whether the response announces a body of at most ``smallBodyLimit`` bytes by its length.
-    private static func hasSmallBody(_ head: HTTPResponseHead) -> Bool {
-        guard let length = head.headers.first(name: "content-length").flatMap(Int.init), length <= smallBodyLimit else {
-            return false
-        }
-        return !head.headers.contains(name: "transfer-encoding")
     }
 }
 
