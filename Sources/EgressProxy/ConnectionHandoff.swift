@@ -46,21 +46,9 @@ struct ConnectionHandoff {
     }
 
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
-        let channel = context.channel
         do {
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
-            // Response heads are built from swift-http-types fields, whose values are legal by
-            // construction: NIO's outbound header validation would only check them again.
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
-            )
-            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
-            let exchanges = try HTTPExchangeLoop.Channel(wrappingChannelSynchronously: channel)
+            try HTTPExchangeLoop.serve(context.channel, connection: connection, services: services)
             sniffer.release(context)
-            let services = self.services
-            Task(executorPreference: connection.executor) {
-                await HTTPExchangeLoop.run(exchanges, connection: connection, services: services)
-            }
         } catch {
             refuse(context, kind: connection.scheme, reason: "cannot set up HTTP: \(error)")
         }

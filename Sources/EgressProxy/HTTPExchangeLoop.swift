@@ -11,6 +11,26 @@ import Workers
 enum HTTPExchangeLoop {
     typealias Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+    /// Serves HTTP/1.1 on `channel` (from its event loop): the codec, the idle closer, the
+    /// ``ForwardingGate`` for requests that go straight out, and the loop for the rest, in a task
+    /// on the channel's event loop.
+    static func serve(_ channel: any NIOCore.Channel, connection: ConnectionContext, services: ProxyServices) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
+        // Response heads are built from swift-http-types fields, whose values are legal by
+        // construction, or passed on from an origin's parsed head: NIO's outbound header
+        // validation would only check them again.
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
+        )
+        try pipeline.addHandler(IdleConnectionCloser())
+        try pipeline.addHandler(ForwardingGate(services: services, connection: connection))
+        let exchanges = try Channel(wrappingChannelSynchronously: channel)
+        Task(executorPreference: connection.executor) {
+            await run(exchanges, connection: connection, services: services)
+        }
+    }
+
     static func run(_ channel: Channel, connection: ConnectionContext, services: ProxyServices) async {
         do {
             try await channel.executeThenClose { inbound, outbound in
@@ -95,16 +115,10 @@ enum HTTPExchangeLoop {
         )
         let keepAlive = head.isKeepAlive
         let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop)
-        let elapsed = ContinuousClock.now - started
-        var line = RequestLogLine()
-        line.add("method", request.method.rawValue)
-        line.add("url", "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")")
-        line.add("rule", decision.rule ?? "-")
-        line.add("action", decision.action)
-        line.add("status", response.status.code)
-        line.add("bytes", sent)
-        line.add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
-        line.log(to: connection.logger)
+        RequestLogLine(
+            method: request.method.rawValue, url: "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")",
+            rule: decision.rule, action: decision.action, status: response.status.code, bytes: sent, started: started
+        ).log(to: connection.logger)
         return keepAlive
     }
 

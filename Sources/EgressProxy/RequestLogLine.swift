@@ -15,6 +15,23 @@ struct RequestLogLine {
         text.reserveCapacity(192)
     }
 
+    /// The line of a request that was answered: what was asked, what was decided, what was sent
+    /// and how long it took from `started`.
+    init(
+        method: String, url: String, rule: String?, action: String, status: some BinaryInteger, bytes: Int,
+        started: ContinuousClock.Instant
+    ) {
+        self.init()
+        let elapsed = ContinuousClock.now - started
+        add("method", method)
+        add("url", url)
+        add("rule", rule ?? "-")
+        add("action", action)
+        add("status", status)
+        add("bytes", bytes)
+        add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
+    }
+
     /// Appends ` key=value`.
     mutating func add(_ key: StaticString, _ value: String) {
         text += " "
