@@ -2,12 +2,12 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// One request that ``ForwardingGate`` forwards itself, on the client connection's event loop:
+/// One request without a body that ``RequestGate`` forwards itself, on the client connection's event loop:
 /// the client's wire head goes to a pooled upstream connection of the same loop, and the
 /// response's parts come back to the client as they arrive, no task, no conversion to
 /// swift-http-types, the client's writability gating reads from the upstream. What one read
 /// from the upstream brought goes to the client in one flush (a small response: one write).
-final class DirectExchange: UpstreamResponseSink {
+final class DirectExchange: GateExchange, UpstreamResponseSink {
     private let request: HTTPRequestHead
     private let upstreamHead: HTTPRequestHead
     private let target: UpstreamTarget

@@ -12,7 +12,7 @@ enum HTTPExchangeLoop {
     typealias Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
     /// Serves HTTP/1.1 on `channel` (from its event loop): the codec, the idle closer, the
-    /// ``ForwardingGate`` for requests that go straight out, and the loop for the rest, in a task
+    /// ``RequestGate`` for requests that go straight out, and the loop for the rest, in a task
     /// on the channel's event loop.
     static func serve(_ channel: any NIOCore.Channel, connection: ConnectionContext, services: ProxyServices) throws {
         let pipeline = channel.pipeline.syncOperations
@@ -24,7 +24,7 @@ enum HTTPExchangeLoop {
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
         )
         try pipeline.addHandler(IdleConnectionCloser())
-        try pipeline.addHandler(ForwardingGate(services: services, connection: connection))
+        try pipeline.addHandler(RequestGate(services: services, connection: connection))
         let exchanges = try Channel(wrappingChannelSynchronously: channel)
         Task(executorPreference: connection.executor) {
             await run(exchanges, connection: connection, services: services)

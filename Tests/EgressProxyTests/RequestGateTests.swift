@@ -15,7 +15,7 @@ private struct Echo: WorkerEntrypoint {
 
 /// A client connection served by the proxy's HTTP path (``HTTPExchangeLoop/serve(_:connection:services:)``)
 /// on loopback, whose original destination is an ``EmbeddedSupport/EchoOrigin``: requests no rule
-/// matches go there through the ``ForwardingGate``, matched ones to a handler through the loop.
+/// matches go there through the ``RequestGate``, matched ones to a handler through the loop.
 private struct GatedConnection {
     let client: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -69,7 +69,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
     return found
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ForwardingGateTests {
+@Suite(.timeLimit(.minutes(1))) struct RequestGateTests {
     @Test func pipelinedRequestsAreAnsweredInOrderWhetherForwardedOrHandled() async throws {
         let rules = InterceptionRules(internet: true)
         try await GatedConnection.with(rules: rules) { inbound, outbound, origin in

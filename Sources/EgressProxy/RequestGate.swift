@@ -2,15 +2,16 @@ import NIOCore
 import NIOHTTP1
 import Workers
 
-/// Sits in front of the exchange loop of an HTTP connection and takes the requests that go
-/// straight out to their original destination (no rule matches, internet on, a destination the
-/// proxy dials, no request body) off its hands: those are forwarded on the event loop by a
-/// ``DirectExchange``, without a task, a handler call or a conversion to swift-http-types. Every
-/// other request passes on to the exchange loop, which routes it again (rules change live).
+/// Sits in front of the exchange loop of an HTTP connection and serves the requests without a
+/// body itself, on the event loop, as each head arrives (routed by the rules as they are then):
+/// one that goes straight out to its original destination is forwarded by a ``DirectExchange``
+/// (no task, no conversion to swift-http-types), one for a handler is answered by a
+/// ``HandlerExchange`` (one task, writing straight to the channel). Every other request (with a
+/// body, denied, or an upgrade going out) passes on to the exchange loop, which routes it again.
 ///
 /// Requests are served one at a time, in order: parts that arrive while one is in flight wait
 /// here (and reads stop) until its response has ended, the exchange loop's or the gate's own.
-final class ForwardingGate: ChannelDuplexHandler {
+final class RequestGate: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -20,7 +21,7 @@ final class ForwardingGate: ChannelDuplexHandler {
         case idle
         /// The exchange loop has the request; `requestEnded` once its end went by.
         case delegated(requestEnded: Bool)
-        case forwarding(DirectExchange)
+        case serving(any GateExchange)
         /// The gate answered a request whose end has not arrived yet: its parts are dropped.
         case answeredEarly
     }
@@ -80,12 +81,12 @@ final class ForwardingGate: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if case .forwarding(let exchange) = state, context.channel.isWritable { exchange.clientWritable() }
+        if case .serving(let exchange) = state, context.channel.isWritable { exchange.clientWritable() }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case .forwarding(let exchange) = state { exchange.clientGone() }
+        if case .serving(let exchange) = state { exchange.clientGone() }
         waiting.removeAll()
         context.fireChannelInactive()
     }
@@ -94,7 +95,7 @@ final class ForwardingGate: ChannelDuplexHandler {
     /// hear that the client's input ended.
     private var isHoldingRequests: Bool {
         switch state {
-        case .forwarding, .answeredEarly: return true
+        case .serving, .answeredEarly: return true
         case .idle, .delegated: return !waiting.isEmpty || !held.isEmpty
         }
     }
@@ -103,8 +104,8 @@ final class ForwardingGate: ChannelDuplexHandler {
     private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) -> Bool {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if let exchange = directExchange(for: head, context: context) {
-                state = .forwarding(exchange)
+            if let exchange = exchange(for: head, context: context) {
+                state = .serving(exchange)
                 exchange.start()
             } else {
                 state = .delegated(requestEnded: false)
@@ -121,14 +122,14 @@ final class ForwardingGate: ChannelDuplexHandler {
         case (.idle, _), (.answeredEarly, _):
             // The rest of a request that was already answered.
             return true
-        case (.forwarding(let exchange), .end) where !exchange.requestEnded:
+        case (.serving(let exchange), .end) where !exchange.requestEnded:
             exchange.requestEnded = true
             return true
-        case (.forwarding(let exchange), .body) where !exchange.requestEnded:
+        case (.serving(let exchange), .body) where !exchange.requestEnded:
             // A body the head did not announce: the request cannot be framed.
             context.close(promise: nil)
             return true
-        case (.delegated(requestEnded: true), _), (.forwarding, _):
+        case (.delegated(requestEnded: true), _), (.serving, _):
             return false
         }
     }
@@ -162,39 +163,41 @@ final class ForwardingGate: ChannelDuplexHandler {
         }
     }
 
-    /// A direct exchange for `head` if it goes straight to its original destination.
-    private func directExchange(for head: HTTPRequestHead, context: ChannelHandlerContext) -> DirectExchange? {
-        guard !head.headers.contains(name: "transfer-encoding"), !head.headers.contains(name: "upgrade"),
-              head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true, head.method != .CONNECT
+    /// The gate's own exchange for `head`, if the gate serves it.
+    private func exchange(for head: HTTPRequestHead, context: ChannelHandlerContext) -> (any GateExchange)? {
+        guard !head.headers.contains(name: "transfer-encoding"), head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true,
+              head.method != .CONNECT
         else { return nil }
-        let snapshot = services.rules.snapshot
-        guard snapshot.internet else { return nil }
         var authority = head.headers.first(name: "host")
         var path = head.uri
         if let absolute = AbsoluteURL(head.uri) {
             authority = absolute.authority
             path = absolute.path
         }
-        let hostname = authority.map(HTTPConversion.hostname(ofAuthority:)) ?? connection.serverName
-        let destination = connection.destination
-        let table = connection.scheme == "https" ? snapshot.https : snapshot.http
-        guard table.match(hostname: hostname, address: destination.address, port: destination.port) == nil,
-              services.destinationGuard.refusal(for: destination) == nil
-        else { return nil }
-        let target = UpstreamTarget(
-            host: connection.destinationHost, port: Int(destination.port), usesTLS: connection.scheme == "https", serverName: hostname
-        )
-        return DirectExchange(
-            request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
-            target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)", context: context,
-            upstream: services.upstream, logger: connection.logger
-        ) { [weak self] requestEnded in
-            self?.forwarded(requestEnded: requestEnded, context: context)
+        let finished: (_ requestEnded: Bool) -> Void = { [weak self] requestEnded in
+            self?.served(requestEnded: requestEnded, context: context)
+        }
+        switch RequestRouter.route(hostname: authority.map(HTTPConversion.hostname(ofAuthority:)), connection: connection, services: services) {
+        case .handler(let worker, let rule):
+            // A head swift-http-types cannot represent goes to the loop, which answers 400.
+            guard let request = try? HTTPConversion.request(head, scheme: connection.scheme) else { return nil }
+            return HandlerExchange(
+                head: head, request: Request(head: request), worker: worker, rule: rule, context: context,
+                connection: connection, services: services, finished: finished
+            )
+        case .forward(let target) where !head.headers.contains(name: "upgrade"):
+            return DirectExchange(
+                request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
+                target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)", context: context,
+                upstream: services.upstream, logger: connection.logger, finished: finished
+            )
+        case .forward, .deny:
+            return nil
         }
     }
 
-    /// A direct exchange is over.
-    private func forwarded(requestEnded: Bool, context: ChannelHandlerContext) {
+    /// The gate's exchange is over.
+    private func served(requestEnded: Bool, context: ChannelHandlerContext) {
         state = requestEnded ? .idle : .answeredEarly
         drain(context: context)
     }
