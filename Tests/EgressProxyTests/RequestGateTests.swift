@@ -13,6 +13,29 @@ private struct Echo: WorkerEntrypoint {
     }
 }
 
+/// Throws on `/throw`, never answers on `/hang` (until the test opens the gate), streams its
+/// body in two chunks otherwise.
+private struct Moody: WorkerEntrypoint {
+    struct Failed: Error, CustomStringConvertible {
+        var description: String { "moody" }
+    }
+
+    func fetch(_ request: Request, context: WorkerContext<EmbeddedSupport.Gate>) async throws -> Response {
+        switch request.head.path {
+        case "/throw":
+            throw Failed()
+        case "/hang":
+            await context.props.wait()
+            return Response(status: .ok, body: Body("too late"))
+        default:
+            return Response(status: .ok, body: .stream { writer in
+                try await writer.write("first,")
+                try await writer.write("second")
+            })
+        }
+    }
+}
+
 /// A client connection served by the proxy's HTTP path (``HTTPExchangeLoop/serve(_:connection:services:)``)
 /// on loopback, whose original destination is an ``EmbeddedSupport/EchoOrigin``: requests no rule
 /// matches go there through the ``RequestGate``, matched ones to a handler through the loop.
@@ -120,6 +143,29 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
             let answers = try await EmbeddedSupport.within(.seconds(20), "two responses") { try await responses(2, from: inbound) }
             #expect(answers.map(\.status) == [502, 502])
             #expect(answers.first?.body == "egress: upstream http://127.0.0.1:\(port) (out.example) failed: cannot connect to http://127.0.0.1:\(port) (out.example): connection refused\n")
+        }
+    }
+
+    @Test func aHandlerThatThrowsHangsOrStreamsIsAnsweredInOrderAndTheConnectionGoesOn() async throws {
+        let gate = EmbeddedSupport.Gate()
+        defer { gate.open() }
+        let rules = InterceptionRules(internet: false)
+        try await GatedConnection.with(rules: rules) { inbound, outbound, origin in
+            try rules.interceptOutboundHttp(
+                "moody.example:\(origin.port)", Worker(Moody(), props: gate, name: "moody", timeout: .milliseconds(100))
+            )
+            try await outbound.write(ByteBuffer(string:
+                "GET /throw HTTP/1.1\r\nHost: moody.example\r\n\r\n"
+                + "GET /hang HTTP/1.1\r\nHost: moody.example\r\n\r\n"
+                + "GET /stream HTTP/1.1\r\nHost: moody.example\r\n\r\n"))
+            let answers = try await EmbeddedSupport.within(.seconds(20), "three responses") { try await responses(3, from: inbound) }
+            #expect(answers.map(\.status) == [502, 502, 200])
+            guard answers.count == 3 else { return }
+            #expect(answers[0].body == "egress: handler moody failed: moody\n")
+            #expect(answers[1].body == "egress: handler moody did not answer within 0.1 seconds\n")
+            #expect(gate.entered == 1, "the hung handler did start")
+            #expect(answers[2].body == "first,second")
+            #expect(answers[2].header("Transfer-Encoding") == "chunked")
         }
     }
 }
