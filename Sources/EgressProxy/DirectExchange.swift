@@ -82,7 +82,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     }
 
     func receivedEnd() {
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        RequestGate.endResponse(context, closing: !request.isKeepAlive)
         end(error: nil)
     }
 
@@ -124,7 +124,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         sent = message.readableBytes
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(message))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        RequestGate.endResponse(context, closing: !request.isKeepAlive)
     }
 
     /// Logs the decision line and hands the connection back to the gate.
@@ -137,7 +137,6 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         )
         if let error { line.add("error", "\(error)") }
         line.log(to: logger)
-        if !request.isKeepAlive { context.close(promise: nil) }
         finished(requestEnded)
     }
 }

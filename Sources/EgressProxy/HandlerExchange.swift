@@ -17,6 +17,8 @@ protocol GateExchange: AnyObject {
 /// One request without a body that the gate hands to a handler itself: one task on the
 /// connection's event loop calls the handler and writes its response straight to the channel,
 /// with a timer on the loop for the handler's timeout (no second task, no race between threads).
+/// The timer is armed only if the handler did not answer within its first slice on the loop (a
+/// fixed response never needs one).
 ///
 /// A handler that throws gets a `502` naming it; one that has not answered when its timeout
 /// passes (counted from the moment it starts) gets a `502` saying so, and is cancelled and left
@@ -70,7 +72,11 @@ final class HandlerExchange: GateExchange {
         // The task prefers the executor of the connection's event loop: it starts there and
         // comes back there after every suspension, so it may use the exchange directly.
         task = Task(executorPreference: connection.executor) {
-            exchange.value.arm(Timeout(exchange: exchange))
+            // Queued behind this task's first slice: a handler that answers without suspending
+            // is done before the timer would be armed.
+            exchange.value.context.eventLoop.execute {
+                exchange.value.arm(Timeout(exchange: exchange))
+            }
             let result: Result<Response, any Error>
             do {
                 result = .success(try await worker.handle(request, invocation))
@@ -139,7 +145,7 @@ final class HandlerExchange: GateExchange {
                 let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
                 if streamed { try await context.writeAndFlush(part).get() } else { context.write(part, promise: nil) }
             }
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            RequestGate.endResponse(context, closing: !head.isKeepAlive)
         } catch {
             context.close(promise: nil)
         }
@@ -147,7 +153,6 @@ final class HandlerExchange: GateExchange {
             method: head.method.rawValue, url: request.url, rule: rule, action: "handler \(worker.name)",
             status: responseHead.status.code, bytes: sent, started: started
         ).log(to: connection.logger)
-        if !head.isKeepAlive { context.close(promise: nil) }
         done = true
         finished(requestEnded)
     }

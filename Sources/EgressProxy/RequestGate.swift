@@ -196,6 +196,16 @@ final class RequestGate: ChannelDuplexHandler {
         }
     }
 
+    /// Ends a response that an exchange of the gate wrote; with `closing`, the connection closes
+    /// once the end (and everything before it) has gone out, not before.
+    static func endResponse(_ context: ChannelHandlerContext, closing: Bool) {
+        guard closing else { return context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
+    }
+
     /// The gate's exchange is over.
     private func served(requestEnded: Bool, context: ChannelHandlerContext) {
         state = requestEnded ? .idle : .answeredEarly

@@ -168,4 +168,18 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
             #expect(answers[2].header("Transfer-Encoding") == "chunked")
         }
     }
+
+    @Test func connectionCloseGetsTheWholeResponseThenTheConnectionCloses() async throws {
+        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, _ in
+            try await outbound.write(ByteBuffer(string: "GET /bye HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\n\r\n"))
+            var received = try await EmbeddedSupport.within(.seconds(20), "the connection to close") {
+                var received = ByteBuffer()
+                for try await var chunk in inbound { received.writeBuffer(&chunk) }
+                return received
+            }
+            let answer = try #require(try EmbeddedSupport.parseResponse(&received))
+            #expect(answer.body.hasPrefix("GET /bye\n"), "\(answer)")
+            #expect(answer.header("Connection") == "close")
+        }
+    }
 }
