@@ -102,10 +102,12 @@ enum HTTPConversion {
 
     /// The hostname of an authority (`host`, `host:port`, `[v6]:port`), for rule matching.
     static func hostname(ofAuthority authority: String) -> String {
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            return String(authority[authority.index(after: authority.startIndex)..<close])
+        // On the UTF-8 bytes: the delimiters are ASCII, and this runs for every request.
+        let bytes = authority.utf8
+        if bytes.first == UInt8(ascii: "["), let close = bytes.firstIndex(of: UInt8(ascii: "]")) {
+            return String(authority[bytes.index(after: bytes.startIndex)..<close])
         }
-        if let colon = authority.lastIndex(of: ":"), authority.firstIndex(of: ":") == colon {
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")), bytes.firstIndex(of: UInt8(ascii: ":")) == colon {
             return String(authority[..<colon])
         }
         return authority
