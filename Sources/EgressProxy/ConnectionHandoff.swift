@@ -46,15 +46,9 @@ struct ConnectionHandoff {
     }
 
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
-        let channel = context.channel
         do {
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
-            let exchanges = try HTTPExchangeLoop.Channel(wrappingChannelSynchronously: channel)
+            try HTTPExchangeLoop.serve(context.channel, connection: connection, services: services)
             sniffer.release(context)
-            let services = self.services
-            Task { await HTTPExchangeLoop.run(exchanges, connection: connection, services: services) }
         } catch {
             refuse(context, kind: connection.scheme, reason: "cannot set up HTTP: \(error)")
         }

@@ -6,27 +6,29 @@ import Synchronization
 /// cannot hold its request past the deadline (it is cancelled and left behind, not awaited).
 enum Deadline {
     /// The work's result, or nil if `timeout` passed first (the work is then cancelled). The
-    /// timer is a task scheduled on `eventLoop`, cheaper than a sleeping Swift task per call.
+    /// work runs in a task that prefers `executor` (nil: Swift's global executor); the timeout
+    /// counts from the moment it starts, so a busy event loop that starts it late does not eat
+    /// into its time. The timer is a callback scheduled on `eventLoop`, cheaper than a sleeping
+    /// Swift task per call.
     static func run<Value: Sendable>(
         within timeout: Duration,
         on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        executor: (any TaskExecutor)? = nil,
         _ work: @escaping @Sendable () async throws -> Value
     ) async throws -> Value? {
-        let race = Race<Value?>()
+        let race = Race<Value>()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            try await withUnsafeThrowingContinuation { continuation in
                 race.begin(continuation)
-                let worker = Task {
+                let worker = Task(executorPreference: executor) {
+                    race.arm(on: eventLoop, after: TimeAmount(timeout))
                     do {
                         race.finish(.success(try await work()))
                     } catch {
                         race.finish(.failure(error))
                     }
                 }
-                let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                    race.finish(.success(nil))
-                }
-                race.track(worker: worker, timer: timer)
+                race.track(worker: worker)
             }
         } onCancel: {
             race.finish(.failure(CancellationError()))
@@ -34,18 +36,23 @@ enum Deadline {
     }
 }
 
-/// Whichever finishes first resumes the caller; the work is then cancelled and the timer stopped.
-private final class Race<Value: Sendable>: Sendable {
+/// Whichever finishes first resumes the caller (exactly once); the work is then cancelled and the
+/// timer stopped. It is the timer's callback too: the deadline passing finishes it with nil.
+private final class Race<Value: Sendable>: NIOScheduledCallbackHandler, Sendable {
     private struct State: ~Copyable {
-        var continuation: CheckedContinuation<Value, any Error>?
+        var continuation: UnsafeContinuation<Value?, any Error>?
         var worker: Task<Void, Never>?
-        var timer: Scheduled<Void>?
+        var timer: NIOScheduledCallback?
         var finished = false
     }
 
     private let state = Mutex(State())
 
-    func begin(_ continuation: CheckedContinuation<Value, any Error>) {
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        finish(.success(nil))
+    }
+
+    func begin(_ continuation: UnsafeContinuation<Value?, any Error>) {
         let finished = state.withLock { state in
             state.continuation = continuation
             return state.finished
@@ -53,21 +60,34 @@ private final class Race<Value: Sendable>: Sendable {
         if finished { continuation.resume(throwing: CancellationError()) }
     }
 
-    func track(worker: Task<Void, Never>, timer: Scheduled<Void>) {
+    func track(worker: Task<Void, Never>) {
         let finished = state.withLock { state in
             state.worker = worker
+            return state.finished
+        }
+        if finished { worker.cancel() }
+    }
+
+    /// Starts the timer (unless the race is already over).
+    func arm(on eventLoop: any EventLoop, after delay: TimeAmount) {
+        guard !state.withLock({ $0.finished }) else { return }
+        let timer: NIOScheduledCallback
+        do {
+            timer = try eventLoop.scheduleCallback(in: delay, handler: self)
+        } catch {
+            // The event loop is shutting down: no deadline can be kept.
+            return finish(.failure(error))
+        }
+        let finished = state.withLock { state in
             state.timer = timer
             return state.finished
         }
-        if finished {
-            worker.cancel()
-            timer.cancel()
-        }
+        if finished { timer.cancel() }
     }
 
-    func finish(_ result: Result<Value, any Error>) {
+    func finish(_ result: Result<Value?, any Error>) {
         let (continuation, worker, timer) = state.withLock {
-            state -> (CheckedContinuation<Value, any Error>?, Task<Void, Never>?, Scheduled<Void>?) in
+            state -> (UnsafeContinuation<Value?, any Error>?, Task<Void, Never>?, NIOScheduledCallback?) in
             guard !state.finished else { return (nil, nil, nil) }
             state.finished = true
             defer { state.continuation = nil }

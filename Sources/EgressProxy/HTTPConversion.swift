@@ -8,12 +8,6 @@ import Workers
 /// header field stays as the client sent it, in order. Absolute-form targets
 /// (`GET http://host/path`) give their authority and path.
 enum HTTPConversion {
-    /// Header fields that describe one connection, not the message; a proxy does not forward them.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-        "te", "trailer", "transfer-encoding", "upgrade",
-    ]
-
     static func request(_ head: HTTPRequestHead, scheme: String) throws(HTTPConversionError) -> HTTPRequest {
         guard let method = HTTPRequest.Method(head.method.rawValue) else { throw .init("invalid method \(head.method.rawValue)") }
         var authority = head.headers.first(name: "host")
@@ -38,11 +32,9 @@ enum HTTPConversion {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headerFields.count + 2)
         if let host = hostOverride ?? request.authority { headers.add(name: "Host", value: host) }
-        let connectionScoped = namedByConnection(request.headerFields)
+        let hopByHop = HopByHopFields(connectionValues: request.headerFields[values: .connection])
         for field in request.headerFields
-        where !hopByHop.contains(field.name.canonicalName) && !connectionScoped.contains(field.name.canonicalName)
-            && field.name != .expect && field.name.canonicalName != "host"
-        {
+        where !hopByHop.contains(field.name.canonicalName) && field.name != .expect && field.name.canonicalName != "host" {
             headers.add(name: field.name.rawName, value: field.value)
         }
         if let knownLength, !headers.contains(name: "content-length"), !headers.contains(name: "transfer-encoding"),
@@ -54,6 +46,34 @@ enum HTTPConversion {
         return HTTPRequestHead(
             version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: request.path ?? "/", headers: headers
         )
+    }
+
+    /// The request head to send upstream for a client's wire head, without going through
+    /// swift-http-types (the direct forwarding path): the same fields ``upstreamHead(_:hostOverride:)``
+    /// would send, `Host` first (`authority`), the target in origin form (`path`).
+    static func upstreamHead(forwarding head: HTTPRequestHead, authority: String?, path: String) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + 1)
+        if let authority { headers.add(name: "Host", value: authority) }
+        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
+        for (name, value) in head.headers
+        where !hopByHop.contains(name) && !HopByHopFields.name(name, is: "expect") && !HopByHopFields.name(name, is: "host") {
+            headers.add(name: name, value: value)
+        }
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
+    }
+
+    /// The response head for the client of an upstream's wire head (the direct forwarding
+    /// path): hop-by-hop fields left out as in ``response(_:)`` (a chunked body is framed anew for
+    /// the client by the server's encoder), content-length kept.
+    static func clientHead(forwarding head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count)
+        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
+        for (name, value) in head.headers where !hopByHop.contains(name) {
+            headers.add(name: name, value: value)
+        }
+        return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
     /// The response head for the client, keeping its framing fields (content-length,
@@ -79,35 +99,23 @@ enum HTTPConversion {
     static func response(_ head: HTTPResponseHead) -> HTTPResponse {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
-        let connectionScoped = Set(head.headers[canonicalForm: "connection"].map { $0.lowercased() })
+        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
         for (name, value) in head.headers {
-            guard let fieldName = HTTPField.Name(name), !hopByHop.contains(fieldName.canonicalName),
-                  !connectionScoped.contains(fieldName.canonicalName)
-            else { continue }
+            guard !hopByHop.contains(name), let fieldName = HTTPField.Name(name) else { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
         return HTTPResponse(status: status, headerFields: fields)
     }
 
-    /// The field names a `Connection` header lists (RFC 9110 §7.6.1): hop-by-hop too.
-    private static func namedByConnection(_ fields: HTTPFields) -> Set<String> {
-        var names = Set<String>()
-        for value in fields[values: .connection] {
-            for token in value.split(separator: ",") {
-                let trimmed = token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
-                names.insert(String(trimmed).lowercased())
-            }
-        }
-        return names
-    }
-
     /// The hostname of an authority (`host`, `host:port`, `[v6]:port`), for rule matching.
     static func hostname(ofAuthority authority: String) -> String {
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            return String(authority[authority.index(after: authority.startIndex)..<close])
+        // On the UTF-8 bytes: the delimiters are ASCII, and this runs for every request.
+        let bytes = authority.utf8
+        if bytes.first == UInt8(ascii: "["), let close = bytes.firstIndex(of: UInt8(ascii: "]")) {
+            return String(authority[bytes.index(after: bytes.startIndex)..<close])
         }
-        if let colon = authority.lastIndex(of: ":"), authority.firstIndex(of: ":") == colon {
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")), bytes.firstIndex(of: UInt8(ascii: ":")) == colon {
             return String(authority[..<colon])
         }
         return authority

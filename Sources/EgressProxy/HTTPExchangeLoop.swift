@@ -11,6 +11,26 @@ import Workers
 enum HTTPExchangeLoop {
     typealias Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+    /// Serves HTTP/1.1 on `channel` (from its event loop): the codec, the idle closer, the
+    /// ``RequestGate`` for requests that go straight out, and the loop for the rest, in a task
+    /// on the channel's event loop.
+    static func serve(_ channel: any NIOCore.Channel, connection: ConnectionContext, services: ProxyServices) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
+        // Response heads are built from swift-http-types fields, whose values are legal by
+        // construction, or passed on from an origin's parsed head: NIO's outbound header
+        // validation would only check them again.
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
+        )
+        try pipeline.addHandler(IdleConnectionCloser())
+        try pipeline.addHandler(RequestGate(services: services, connection: connection))
+        let exchanges = try Channel(wrappingChannelSynchronously: channel)
+        Task(executorPreference: connection.executor) {
+            await run(exchanges, connection: connection, services: services)
+        }
+    }
+
     static func run(_ channel: Channel, connection: ConnectionContext, services: ProxyServices) async {
         do {
             try await channel.executeThenClose { inbound, outbound in
@@ -41,7 +61,11 @@ enum HTTPExchangeLoop {
             let response = error == .headerOverflow
                 ? Response(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), body: Body("egress: request headers too large\n"))
                 : ProxyResponses.badRequest("\(error)")
-            connection.logger.info("request", metadata: ["action": "reject", "status": .stringConvertible(response.status.code), "error": .string("\(error)")])
+            var line = RequestLogLine()
+            line.add("action", "reject")
+            line.add("status", response.status.code)
+            line.add("error", "\(error)")
+            line.log(to: connection.logger)
             _ = try? await write(response, version: .http1_1, close: true, to: outbound, on: connection.eventLoop)
             return nil
         }
@@ -91,13 +115,10 @@ enum HTTPExchangeLoop {
         )
         let keepAlive = head.isKeepAlive
         let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop)
-        let elapsed = ContinuousClock.now - started
-        connection.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "url": .string("\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")"),
-            "rule": .string(decision.rule ?? "-"), "action": .string(decision.action),
-            "status": .stringConvertible(response.status.code), "bytes": .stringConvertible(sent),
-            "ms": .stringConvertible(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15),
-        ])
+        RequestLogLine(
+            method: request.method.rawValue, url: "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")",
+            rule: decision.rule, action: decision.action, status: response.status.code, bytes: sent, started: started
+        ).log(to: connection.logger)
         return keepAlive
     }
 

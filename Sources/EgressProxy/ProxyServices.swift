@@ -55,7 +55,11 @@ package struct ConnectionContext: Sendable {
     /// The client's address and port.
     package var source: String
     /// Where the client was going before the redirect.
-    package var destination: Destination
+    package let destination: Destination
+    /// The destination's address as text (`203.0.113.7`, `2001:db8::7`), formatted once.
+    package let destinationHost: String
+    /// The destination as text (`203.0.113.7:443`, `[2001:db8::7]:443`), formatted once.
+    package let destinationText: String
     /// `http`, or `https` inside intercepted TLS.
     package var scheme: String
     /// The TLS SNI, for intercepted TLS.
@@ -64,20 +68,25 @@ package struct ConnectionContext: Sendable {
     package var logger: Logger
     /// The event loop that serves the client connection.
     package var eventLoop: any EventLoop
+    /// The task executor of that event loop: the connection's tasks run on its thread.
+    package var executor: EventLoopTaskExecutor
 
     package init(
         source: String, destination: Destination, scheme: String, serverName: String? = nil, logger: Logger,
         eventLoop: any EventLoop
     ) {
         self.eventLoop = eventLoop
+        self.executor = EventLoopTaskExecutor.of(eventLoop)
         self.source = source
         self.destination = destination
+        self.destinationHost = destination.address.description
+        self.destinationText = destination.description
         self.scheme = scheme
         self.serverName = serverName
         self.logger = logger
     }
 
     var intercepted: InterceptedConnection {
-        InterceptedConnection(source: source, originalDestination: destination.description, serverName: serverName)
+        InterceptedConnection(source: source, originalDestination: destinationText, serverName: serverName)
     }
 }

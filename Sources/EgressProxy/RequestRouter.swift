@@ -13,35 +13,56 @@ enum RequestRouter {
         var rule: String?
     }
 
+    /// Where a request goes.
+    enum Route {
+        /// To the handler of the first matching rule.
+        case handler(Worker, rule: String)
+        /// Out to its original destination.
+        case forward(UpstreamTarget)
+        /// Nowhere: denied with a `403` that names the host and says why.
+        case deny(host: String, reason: String)
+    }
+
+    /// The route of a request for `hostname` (its `Host` without port; nil: the connection's
+    /// SNI) under the rules as they are now.
+    static func route(hostname: String?, connection: ConnectionContext, services: ProxyServices) -> Route {
+        let snapshot = services.rules.snapshot
+        let table = connection.scheme == "https" ? snapshot.https : snapshot.http
+        let hostname = hostname ?? connection.serverName
+        let destination = connection.destination
+        if let match = table.match(hostname: hostname, address: destination.address, port: destination.port) {
+            return .handler(match.value, rule: match.target.description)
+        }
+        let shownHost = hostname ?? connection.destinationText
+        guard snapshot.internet else {
+            return .deny(host: shownHost, reason: "no rule intercepts it and this container has no internet access")
+        }
+        if let refusal = services.destinationGuard.refusal(for: destination) {
+            return .deny(host: shownHost, reason: "\(destination) is a \(refusal), which the proxy does not dial for a container")
+        }
+        return .forward(UpstreamTarget(
+            host: connection.destinationHost, port: Int(destination.port),
+            usesTLS: connection.scheme == "https", serverName: hostname
+        ))
+    }
+
     static func respond(
         to request: Request, connection: ConnectionContext, services: ProxyServices
     ) async -> (Response, Decision) {
-        let snapshot = services.rules.snapshot
-        let table = connection.scheme == "https" ? snapshot.https : snapshot.http
-        let hostname = request.head.authority.map(HTTPConversion.hostname(ofAuthority:)) ?? connection.serverName
-        let destination = connection.destination
-        if let match = table.match(hostname: hostname, address: destination.address, port: destination.port) {
-            let response = await WorkerInvoker.respond(with: match.value, to: request, connection: connection, services: services)
-            return (response, Decision(action: "handler \(match.value.name)", rule: match.target.description))
-        }
-        let shownHost = hostname ?? destination.description
-        guard snapshot.internet else {
-            let reason = "no rule intercepts it and this container has no internet access"
-            return (ProxyResponses.denied(host: shownHost, reason: reason), Decision(action: "deny", rule: nil))
-        }
-        if let refusal = services.destinationGuard.refusal(for: destination) {
-            let reason = "\(destination) is a \(refusal), which the proxy does not dial for a container"
-            return (ProxyResponses.denied(host: shownHost, reason: reason), Decision(action: "deny", rule: nil))
-        }
-        let target = UpstreamTarget(
-            host: destination.address.description, port: Int(destination.port),
-            usesTLS: connection.scheme == "https", serverName: hostname
-        )
-        do {
-            let response = try await services.upstream.send(request, to: target)
-            return (response, Decision(action: "forward \(target)", rule: nil))
-        } catch {
-            return (ProxyResponses.upstreamFailed(target.description, error), Decision(action: "forward \(target)", rule: nil))
+        let hostname = request.head.authority.map(HTTPConversion.hostname(ofAuthority:))
+        switch route(hostname: hostname, connection: connection, services: services) {
+        case .handler(let worker, let rule):
+            let response = await WorkerInvoker.respond(with: worker, to: request, connection: connection, services: services)
+            return (response, Decision(action: "handler \(worker.name)", rule: rule))
+        case .deny(let host, let reason):
+            return (ProxyResponses.denied(host: host, reason: reason), Decision(action: "deny", rule: nil))
+        case .forward(let target):
+            do {
+                let response = try await services.upstream.send(request, to: target)
+                return (response, Decision(action: "forward \(target)", rule: nil))
+            } catch {
+                return (ProxyResponses.upstreamFailed(target.description, error), Decision(action: "forward \(target)", rule: nil))
+            }
         }
     }
 }

@@ -10,12 +10,18 @@ extension UpstreamClient {
     package static func send(
         _ request: Request, overConnectedSocket socket: CInt, group: any EventLoopGroup, target: UpstreamTarget
     ) async throws -> Response {
-        let channel = try await ClientBootstrap(group: group).withConnectedSocket(socket) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                return try UpstreamConnection.Channel(wrappingChannelSynchronously: channel)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target))
+                }
             }
-        }
-        return try await UpstreamConnection(target: target, channel: channel, idle: nil).send(request)
+            .withConnectedSocket(socket).get()
+        let connection = try await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
+            return UpstreamConnection(target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), idle: nil)
+        }.get()
+        return try await connection.send(request)
     }
 }

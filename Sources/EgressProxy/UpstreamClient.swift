@@ -6,15 +6,24 @@ import Synchronization
 import Workers
 
 /// The proxy's HTTP/1.1 client: forwards requests to origins and serves handlers' outbound
-/// `fetch`, with keep-alive connections pooled per target. Its sockets are created in the
-/// proxy's own network namespace and carry the configured `SO_MARK`, so they are never
-/// redirected back to the proxy.
+/// `fetch`, with keep-alive connections pooled per target and event loop. Its sockets are
+/// created in the proxy's own network namespace and carry the configured `SO_MARK`, so they are
+/// never redirected back to the proxy.
+///
+/// A request sent from an event loop's thread (a client connection's task) goes out on a
+/// connection of that same loop, so the exchange never leaves the thread.
 package final class UpstreamClient: Sendable {
+    /// Idle connections are kept per target and per event loop.
+    private struct PoolKey: Hashable {
+        var target: UpstreamTarget
+        var eventLoop: ObjectIdentifier
+    }
+
     private let group: any EventLoopGroup
     private let mark: UInt32?
     private let tls: (any UpstreamTLS)?
-    private let idle = Mutex<[UpstreamTarget: [UpstreamConnection]]>([:])
-    /// The most idle connections kept per target.
+    private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
+    /// The most idle connections kept per target and event loop.
     private let idleLimit = 32
 
     /// A client on `group`; `mark` is set as `SO_MARK` on every socket; `tls` adds TLS for
@@ -27,63 +36,69 @@ package final class UpstreamClient: Sendable {
 
     /// Sends `request` to `target` and returns the response once its head arrived.
     package func send(_ request: Request, to target: UpstreamTarget) async throws -> Response {
-        if let pooled = takeIdle(for: target) {
+        let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        if let pooled = idleConnection(to: target, on: eventLoop) {
             do {
                 return try await pooled.send(request)
             } catch is StaleConnection {
                 // The origin closed it while it sat idle; the request was not delivered.
             }
         }
-        return try await connect(to: target).send(request)
+        return try await connect(to: target, on: eventLoop).get().send(request)
     }
 
-    private func takeIdle(for target: UpstreamTarget) -> UpstreamConnection? {
+    /// An idle pooled connection to `target` served by `eventLoop`, if there is one.
+    func idleConnection(to target: UpstreamTarget, on eventLoop: any EventLoop) -> UpstreamConnection? {
+        takeIdle(for: PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop)))
+    }
+
+    private func takeIdle(for key: PoolKey) -> UpstreamConnection? {
         idle.withLock { idle in
-            while let connection = idle[target]?.popLast() {
+            while let connection = idle[key]?.popLast() {
                 if !connection.isClosed { return connection }
             }
             return nil
         }
     }
 
-    private func release(_ connection: UpstreamConnection) {
+    private func release(_ connection: UpstreamConnection, to key: PoolKey) {
         idle.withLock { idle in
-            var connections = idle[connection.target, default: []].filter { !$0.isClosed }
+            var connections = idle[key, default: []].filter { !$0.isClosed }
             if connections.count < idleLimit { connections.append(connection) }
-            idle[connection.target] = connections
+            idle[key] = connections
         }
     }
 
-    private func connect(to target: UpstreamTarget) async throws -> UpstreamConnection {
-        var bootstrap = ClientBootstrap(group: group)
+    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool.
+    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+        let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         if let mark {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let tls = self.tls
-        let channel: UpstreamConnection.Channel
-        do {
-            channel = try await connect(bootstrap, to: target, tls: tls)
-        } catch {
-            throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
-        }
-        return UpstreamConnection(target: target, channel: channel) { [weak self] connection in
-            self?.release(connection)
-        }
-    }
-
-    private func connect(
-        _ bootstrap: ClientBootstrap, to target: UpstreamTarget, tls: (any UpstreamTLS)?
-    ) async throws -> UpstreamConnection.Channel {
-        try await bootstrap.connect(host: target.host, port: target.port) { channel in
+        return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if target.usesTLS {
                     guard let tls else { throw UpstreamError("TLS to \(target) is not configured") }
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                return try UpstreamConnection.Channel(wrappingChannelSynchronously: channel)
+                try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target))
+            }
+        }
+        .connect(host: target.host, port: target.port)
+        .flatMapErrorThrowing { error in
+            throw UpstreamError("cannot connect to \(target): \(Self.reason(error))")
+        }
+        .flatMapThrowing { channel in
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
+            return UpstreamConnection(
+                target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            ) { [weak self] connection in
+                self?.release(connection, to: key)
             }
         }
     }

@@ -18,7 +18,7 @@ package struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
 
     /// `http://host:port` or `https://host:port (name)`.
     package var description: String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
+        let shownHost = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         let name = serverName.map { $0 == host ? "" : " (\($0))" } ?? ""
         return "\(usesTLS ? "https" : "http")://\(shownHost):\(port)\(name)"
     }

@@ -6,24 +6,36 @@ enum WorkerInvoker {
     static func respond(
         with worker: Worker, to request: Request, connection: ConnectionContext, services: ProxyServices
     ) async -> Response {
+        let invocation = invocation(connection: connection, services: services)
+        do {
+            let handled = try await Deadline.run(within: worker.timeout, on: connection.eventLoop, executor: connection.executor) {
+                try await worker.handle(request, invocation)
+            }
+            return handled ?? timedOut(worker, connection: connection)
+        } catch {
+            return failed(worker, error, connection: connection)
+        }
+    }
+
+    /// What the proxy supplies to a handler called for a request of `connection`.
+    static func invocation(connection: ConnectionContext, services: ProxyServices) -> WorkerInvocation {
         let upstream = services.upstream
-        let invocation = WorkerInvocation(
+        return WorkerInvocation(
             env: services.env, logger: connection.logger, connection: connection.intercepted,
             fetch: { request in try await OutboundFetch.send(request, with: upstream) }
         )
-        do {
-            let handled = try await Deadline.run(within: worker.timeout, on: connection.eventLoop) {
-                try await worker.handle(request, invocation)
-            }
-            guard let response = handled else {
-                connection.logger.warning("handler timed out", metadata: ["handler": .string(worker.name)])
-                return ProxyResponses.handlerTimedOut(worker.name, after: worker.timeout)
-            }
-            return response
-        } catch {
-            connection.logger.warning("handler failed", metadata: ["handler": .string(worker.name), "error": .string("\(error)")])
-            return ProxyResponses.handlerFailed(worker.name, error)
-        }
+    }
+
+    /// Logs that `worker` did not answer in time; the `502` that says so.
+    static func timedOut(_ worker: Worker, connection: ConnectionContext) -> Response {
+        connection.logger.warning("handler timed out", metadata: ["handler": .string(worker.name)])
+        return ProxyResponses.handlerTimedOut(worker.name, after: worker.timeout)
+    }
+
+    /// Logs that `worker` threw `error`; the `502` that says so.
+    static func failed(_ worker: Worker, _ error: any Error, connection: ConnectionContext) -> Response {
+        connection.logger.warning("handler failed", metadata: ["handler": .string(worker.name), "error": .string("\(error)")])
+        return ProxyResponses.handlerFailed(worker.name, error)
     }
 }
 

@@ -133,6 +133,17 @@ final class TLSConnection {
         SSL_has_pending(ssl) == 1 || egress_bio_pending(networkInput) > 0
     }
 
+    /// How much room the next ``read(into:)`` needs at most: no more than the ciphertext and
+    /// decrypted bytes waiting (plaintext is never longer than its ciphertext), at least a
+    /// little, at most a record. A small request then costs a small buffer, not a record's.
+    var plaintextBound: Int {
+        let waiting = Int(egress_bio_pending(networkInput)) + Int(SSL_pending(ssl))
+        return min(max(waiting, Self.minimumReadSize), Self.recordSize)
+    }
+
+    /// The smallest buffer a read is given.
+    private static let minimumReadSize = 2048
+
     /// Whether OpenSSL has produced ciphertext for the network.
     var hasOutput: Bool {
         egress_bio_pending(networkOutput) > 0
@@ -213,7 +224,7 @@ final class TLSConnection {
     func read(into buffer: inout ByteBuffer) -> Step {
         ERR_clear_error()
         var result: Int32 = 0
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.recordSize) { space in
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextBound) { space in
             var count = 0
             result = SSL_read_ex(ssl, space.baseAddress, min(space.count, Self.recordSize), &count)
             return result == 1 ? count : 0

@@ -204,7 +204,7 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     private func readPlaintext(context: ChannelHandlerContext) {
         reading: while case .active = state, connection.hasBufferedInput {
-            var plaintext = context.channel.allocator.buffer(capacity: TLSConnection.recordSize)
+            var plaintext = context.channel.allocator.buffer(capacity: connection.plaintextBound)
             switch connection.read(into: &plaintext) {
             case .done:
                 applicationReadPending = false

@@ -52,6 +52,8 @@ package struct AbsoluteURL: Sendable, Equatable {
 
     /// Nil unless `text` is an `http` or `https` URL with a host (no user info, no spaces).
     package init?(_ text: String) {
+        // Most request targets are paths (`/...`): turned away before any text is made.
+        guard let first = text.utf8.first, first | 0x20 == UInt8(ascii: "h") else { return nil }
         let lowered = text.prefix(8).lowercased()
         let scheme: String
         if lowered.hasPrefix("http://") {

@@ -6,6 +6,12 @@
 /// headers unchanged, body streamed); the response may stream too. A handler that throws, or that
 /// does not answer within its timeout, produces a `502 Bad Gateway` that names it.
 ///
+/// `fetch` runs on the thread of the event loop that serves the request's connection (the task
+/// that calls it prefers that loop's executor), so a request goes from the socket to the handler
+/// and back without a thread switch. Await I/O rather than block: a handler that blocks its thread
+/// (synchronous file or network I/O, a long computation) holds up the other connections of that
+/// loop meanwhile; give such work a thread of its own.
+///
 /// ```swift
 /// struct Greeter: WorkerEntrypoint {
 ///     func fetch(_ request: Request, context: WorkerContext<String>) async throws -> Response {

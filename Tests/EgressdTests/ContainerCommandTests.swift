@@ -12,7 +12,8 @@ struct ContainerCommandTests {
         let result = try await offThread { try Egressd.run(["demo"]) }
         #expect(result.status == 0, "\(result.combinedOutput)")
         #expect(result.standardOutput.contains("All 6 checks passed"), "\(result.combinedOutput)")
-        #expect(result.standardOutput.contains("egress    │ request action=deny"), "\(result.standardOutput)")
+        let denial = result.standardOutput.split(separator: "\n").first { $0.contains("egress    │ request") && $0.contains("action=deny") }
+        #expect(denial?.contains("url=http://203.0.113.10/") == true, "\(result.standardOutput)")
     }
 
     @Test func runAppliesTheConfigAndExitsWithTheContainersCode() async throws {

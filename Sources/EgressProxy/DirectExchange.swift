@@ -1,0 +1,142 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One request without a body that ``RequestGate`` forwards itself, on the client connection's event loop:
+/// the client's wire head goes to a pooled upstream connection of the same loop, and the
+/// response's parts come back to the client as they arrive, no task, no conversion to
+/// swift-http-types, the client's writability gating reads from the upstream. What one read
+/// from the upstream brought goes to the client in one flush (a small response: one write).
+final class DirectExchange: GateExchange, UpstreamResponseSink {
+    private let request: HTTPRequestHead
+    private let upstreamHead: HTTPRequestHead
+    private let target: UpstreamTarget
+    private let url: String
+    private let context: ChannelHandlerContext
+    private let upstream: UpstreamClient
+    private let logger: Logger
+    private let finished: (_ requestEnded: Bool) -> Void
+    private let started = ContinuousClock.now
+    private var control: UpstreamExchangeControl?
+    private var status: UInt = 0
+    private var sent = 0
+    private var retried = false
+    private var done = false
+    /// Whether the client's request has ended (its end part went by).
+    var requestEnded = false
+
+    /// An exchange for `request`, going to `target` with `upstreamHead`; `finished` runs once
+    /// the client has the whole response (or the connection is closed), saying whether the
+    /// client's request had ended by then.
+    init(
+        request: HTTPRequestHead, upstreamHead: HTTPRequestHead, target: UpstreamTarget, url: String,
+        context: ChannelHandlerContext, upstream: UpstreamClient, logger: Logger, finished: @escaping (_ requestEnded: Bool) -> Void
+    ) {
+        self.request = request
+        self.upstreamHead = upstreamHead
+        self.target = target
+        self.url = url
+        self.context = context
+        self.upstream = upstream
+        self.logger = logger
+        self.finished = finished
+    }
+
+    /// Sends the request on an idle pooled connection, else on a new one.
+    func start() {
+        if let pooled = upstream.idleConnection(to: target, on: context.eventLoop), pooled.begin(upstreamHead, sink: self) {
+            return
+        }
+        connectAndSend()
+    }
+
+    /// The client's channel can take writes again: the upstream may be read again.
+    func clientWritable() {
+        control?.resumeReads()
+    }
+
+    /// The client went away: the exchange ends, and the upstream connection with it unless the
+    /// response is already over.
+    func clientGone() {
+        guard !done else { return }
+        done = true
+        control?.abandon()
+    }
+
+    func receivedHead(_ head: HTTPResponseHead, control: UpstreamExchangeControl) {
+        self.control = control
+        status = head.status.code
+        var clientHead = HTTPConversion.clientHead(forwarding: head, version: request.version)
+        if !request.isKeepAlive { clientHead.headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(NIOAny(HTTPServerResponsePart.head(clientHead)), promise: nil)
+    }
+
+    func receivedBody(_ chunk: ByteBuffer) -> Bool {
+        sent += chunk.readableBytes
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk))), promise: nil)
+        return context.channel.isWritable
+    }
+
+    func readComplete() {
+        context.flush()
+    }
+
+    func receivedEnd() {
+        RequestGate.endResponse(context, closing: !request.isKeepAlive)
+        end(error: nil)
+    }
+
+    func failed(_ error: any Error) {
+        if error is StaleConnection, !retried, status == 0 {
+            // The pooled connection was closed by the origin while idle: the request never got there.
+            retried = true
+            return connectAndSend()
+        }
+        guard status != 0 else {
+            answerBadGateway(error)
+            return end(error: error)
+        }
+        end(error: error)
+        // The client has part of a response: only closing tells it the rest will not come.
+        context.close(promise: nil)
+    }
+
+    private func connectAndSend() {
+        upstream.connect(to: target, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                if !connection.begin(self.upstreamHead, sink: self) {
+                    self.failed(UpstreamError("\(self.target) closed the new connection"))
+                }
+            case .failure(let error):
+                self.failed(error)
+            }
+        }
+    }
+
+    private func answerBadGateway(_ error: any Error) {
+        let message = ByteBuffer(string: ProxyResponses.upstreamFailedMessage(target.description, error))
+        var head = HTTPResponseHead(version: request.version, status: .badGateway)
+        head.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        head.headers.add(name: "Content-Length", value: String(message.readableBytes))
+        if !request.isKeepAlive { head.headers.add(name: "Connection", value: "close") }
+        status = head.status.code
+        sent = message.readableBytes
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(message))), promise: nil)
+        RequestGate.endResponse(context, closing: !request.isKeepAlive)
+    }
+
+    /// Logs the decision line and hands the connection back to the gate.
+    private func end(error: (any Error)?) {
+        guard !done else { return }
+        done = true
+        var line = RequestLogLine(
+            method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
+            started: started
+        )
+        if let error { line.add("error", "\(error)") }
+        line.log(to: logger)
+        finished(requestEnded)
+    }
+}

@@ -1,0 +1,159 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Workers
+
+/// A request that the gate serves itself, on the client connection's event loop.
+protocol GateExchange: AnyObject {
+    /// Whether the client's request has ended (its end part went by).
+    var requestEnded: Bool { get set }
+    func start()
+    /// The client's channel can take writes again.
+    func clientWritable()
+    /// The client went away.
+    func clientGone()
+}
+
+/// One request without a body that the gate hands to a handler itself: one task on the
+/// connection's event loop calls the handler and writes its response straight to the channel,
+/// with a timer on the loop for the handler's timeout (no second task, no race between threads).
+/// The timer is armed only if the handler did not answer within its first slice on the loop (a
+/// fixed response never needs one).
+///
+/// A handler that throws gets a `502` naming it; one that has not answered when its timeout
+/// passes (counted from the moment it starts) gets a `502` saying so, and is cancelled and left
+/// behind, so the connection goes on. The decision line is the exchange loop's.
+final class HandlerExchange: GateExchange {
+    private let head: HTTPRequestHead
+    private let request: Request
+    private let worker: Worker
+    private let rule: String
+    private let context: ChannelHandlerContext
+    private let connection: ConnectionContext
+    private let services: ProxyServices
+    private let finished: (_ requestEnded: Bool) -> Void
+    private let started = ContinuousClock.now
+    private var task: Task<Void, Never>?
+    private var timer: NIOScheduledCallback?
+    /// A response (the handler's, or a `502`) is on its way: whatever comes second is dropped.
+    private var answered = false
+    private var done = false
+    var requestEnded = false
+
+    /// Calls `worker` for `request` (read from `head`); `finished` runs once the client has the
+    /// whole response, saying whether the client's request had ended by then.
+    init(
+        head: HTTPRequestHead, request: Request, worker: Worker, rule: String, context: ChannelHandlerContext,
+        connection: ConnectionContext, services: ProxyServices, finished: @escaping (_ requestEnded: Bool) -> Void
+    ) {
+        self.head = head
+        self.request = request
+        self.worker = worker
+        self.rule = rule
+        self.context = context
+        self.connection = connection
+        self.services = services
+        self.finished = finished
+    }
+
+    /// A timer callback that times the exchange out.
+    private struct Timeout: NIOScheduledCallbackHandler, Sendable {
+        let exchange: NIOLoopBound<HandlerExchange>
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            exchange.value.timedOut()
+        }
+    }
+
+    func start() {
+        let exchange = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let invocation = WorkerInvoker.invocation(connection: connection, services: services)
+        let (worker, request) = (self.worker, self.request)
+        // The task prefers the executor of the connection's event loop: it starts there and
+        // comes back there after every suspension, so it may use the exchange directly.
+        task = Task(executorPreference: connection.executor) {
+            // Queued behind this task's first slice: a handler that answers without suspending
+            // is done before the timer would be armed.
+            exchange.value.context.eventLoop.execute {
+                exchange.value.arm(Timeout(exchange: exchange))
+            }
+            let result: Result<Response, any Error>
+            do {
+                result = .success(try await worker.handle(request, invocation))
+            } catch {
+                result = .failure(error)
+            }
+            await exchange.value.handled(result)
+        }
+    }
+
+    func clientWritable() {}
+
+    func clientGone() {
+        done = true
+        task?.cancel()
+        timer?.cancel()
+    }
+
+    private func arm(_ timeout: Timeout) {
+        guard !answered, !done else { return }
+        timer = try? context.eventLoop.scheduleCallback(in: TimeAmount(worker.timeout), handler: timeout)
+    }
+
+    /// The handler returned or threw: its answer, unless the timeout came first.
+    private func handled(_ result: Result<Response, any Error>) async {
+        guard answer() else { return }
+        switch result {
+        case .success(let response):
+            await write(response)
+        case .failure(let error):
+            await write(WorkerInvoker.failed(worker, error, connection: connection))
+        }
+    }
+
+    /// Claims the right to answer; false if the timeout (or the client's leaving) came first.
+    private func answer() -> Bool {
+        guard !answered, !done else { return false }
+        answered = true
+        timer?.cancel()
+        return true
+    }
+
+    private func timedOut() {
+        guard answer() else { return }
+        task?.cancel()
+        let response = WorkerInvoker.timedOut(worker, connection: connection)
+        let exchange = NIOLoopBound(self, eventLoop: context.eventLoop)
+        Task(executorPreference: connection.executor) {
+            await exchange.value.write(response)
+        }
+    }
+
+    /// Writes `response` to the client (a body of known length in one flush, a streamed one
+    /// chunk by chunk, each write awaited), logs the decision and hands the connection back.
+    private func write(_ response: Response) async {
+        var responseHead = HTTPConversion.clientHead(response.head, version: head.version, knownLength: response.body.knownLength)
+        if !head.isKeepAlive { responseHead.headers.replaceOrAdd(name: "Connection", value: "close") }
+        let context = self.context
+        context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
+        var sent = 0
+        do {
+            let streamed = response.body.knownLength == nil
+            if streamed { context.flush() }
+            for try await chunk in response.body where !done {
+                sent += chunk.readableBytes
+                let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
+                if streamed { try await context.writeAndFlush(part).get() } else { context.write(part, promise: nil) }
+            }
+            RequestGate.endResponse(context, closing: !head.isKeepAlive)
+        } catch {
+            context.close(promise: nil)
+        }
+        RequestLogLine(
+            method: head.method.rawValue, url: request.url, rule: rule, action: "handler \(worker.name)",
+            status: responseHead.status.code, bytes: sent, started: started
+        ).log(to: connection.logger)
+        done = true
+        finished(requestEnded)
+    }
+}

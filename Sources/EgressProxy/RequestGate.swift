@@ -1,0 +1,214 @@
+import NIOCore
+import NIOHTTP1
+import Workers
+
+/// Sits in front of the exchange loop of an HTTP connection and serves the requests without a
+/// body itself, on the event loop, as each head arrives (routed by the rules as they are then):
+/// one that goes straight out to its original destination is forwarded by a ``DirectExchange``
+/// (no task, no conversion to swift-http-types), one for a handler is answered by a
+/// ``HandlerExchange`` (one task, writing straight to the channel). Every other request (with a
+/// body, denied, or an upgrade going out) passes on to the exchange loop, which routes it again.
+///
+/// Requests are served one at a time, in order: parts that arrive while one is in flight wait
+/// here (and reads stop) until its response has ended, the exchange loop's or the gate's own.
+final class RequestGate: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// The exchange loop has the request; `requestEnded` once its end went by.
+        case delegated(requestEnded: Bool)
+        case serving(any GateExchange)
+        /// The gate answered a request whose end has not arrived yet: its parts are dropped.
+        case answeredEarly
+    }
+
+    /// An inbound event held back until the requests before it are served.
+    private enum HeldEvent {
+        case inputClosed
+        case error(any Error)
+    }
+
+    private let services: ProxyServices
+    private let connection: ConnectionContext
+    private var state = State.idle
+    /// Parts of later requests that arrived while one was in flight, in order.
+    private var waiting = CircularBuffer<HTTPServerRequestPart>()
+    private var readPending = false
+    /// Events that came while requests were in flight here: passed on after them.
+    private var held: [HeldEvent] = []
+    private var draining = false
+
+    init(services: ProxyServices, connection: ConnectionContext) {
+        self.services = services
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard waiting.isEmpty else { return waiting.append(part) }
+        if !take(part, context: context) { waiting.append(part) }
+        if case .idle = state, !held.isEmpty { drain(context: context) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty { context.read() } else { readPending = true }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+        if case .delegated = state, case .end = unwrapOutboundIn(data) {
+            // The exchange loop's response is out: the next request may be routed.
+            state = .idle
+            drain(context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, case .inputClosed = channelEvent, isHoldingRequests {
+            return held.append(.inputClosed)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed request after one in flight here is answered after it, not before.
+        guard isHoldingRequests else { return context.fireErrorCaught(error) }
+        held.append(.error(error))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .serving(let exchange) = state, context.channel.isWritable { exchange.clientWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .serving(let exchange) = state { exchange.clientGone() }
+        waiting.removeAll()
+        context.fireChannelInactive()
+    }
+
+    /// Whether requests are in flight here, or wait here, so the exchange loop must not yet
+    /// hear that the client's input ended.
+    private var isHoldingRequests: Bool {
+        switch state {
+        case .serving, .answeredEarly: return true
+        case .idle, .delegated: return !waiting.isEmpty || !held.isEmpty
+        }
+    }
+
+    /// Handles a part in the current state; false if it belongs to a later request.
+    private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) -> Bool {
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if let exchange = exchange(for: head, context: context) {
+                state = .serving(exchange)
+                exchange.start()
+            } else {
+                state = .delegated(requestEnded: false)
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+            return true
+        case (.delegated(requestEnded: false), _):
+            if case .end = part { state = .delegated(requestEnded: true) }
+            context.fireChannelRead(wrapInboundOut(part))
+            return true
+        case (.answeredEarly, .end):
+            state = .idle
+            return true
+        case (.idle, _), (.answeredEarly, _):
+            // The rest of a request that was already answered.
+            return true
+        case (.serving(let exchange), .end) where !exchange.requestEnded:
+            exchange.requestEnded = true
+            return true
+        case (.serving(let exchange), .body) where !exchange.requestEnded:
+            // A body the head did not announce: the request cannot be framed.
+            context.close(promise: nil)
+            return true
+        case (.delegated(requestEnded: true), _), (.serving, _):
+            return false
+        }
+    }
+
+    /// Routes the waiting parts once nothing is in flight, then reads again.
+    private func drain(context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        var passedOn = false
+        while let part = waiting.first, take(part, context: context) {
+            waiting.removeFirst()
+            if case .delegated = state { passedOn = true }
+        }
+        // The exchange loop reads what was passed on once the read is complete.
+        if passedOn { context.fireChannelReadComplete() }
+        guard waiting.isEmpty else { return }
+        if case .idle = state {
+            let events = held
+            held = []
+            for event in events {
+                switch event {
+                case .inputClosed: context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+                case .error(let error): context.fireErrorCaught(error)
+                }
+            }
+        }
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// The gate's own exchange for `head`, if the gate serves it.
+    private func exchange(for head: HTTPRequestHead, context: ChannelHandlerContext) -> (any GateExchange)? {
+        guard !head.headers.contains(name: "transfer-encoding"), head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true,
+              head.method != .CONNECT
+        else { return nil }
+        var authority = head.headers.first(name: "host")
+        var path = head.uri
+        if let absolute = AbsoluteURL(head.uri) {
+            authority = absolute.authority
+            path = absolute.path
+        }
+        let finished: (_ requestEnded: Bool) -> Void = { [weak self] requestEnded in
+            self?.served(requestEnded: requestEnded, context: context)
+        }
+        switch RequestRouter.route(hostname: authority.map(HTTPConversion.hostname(ofAuthority:)), connection: connection, services: services) {
+        case .handler(let worker, let rule):
+            // A head swift-http-types cannot represent goes to the loop, which answers 400.
+            guard let request = try? HTTPConversion.request(head, scheme: connection.scheme) else { return nil }
+            return HandlerExchange(
+                head: head, request: Request(head: request), worker: worker, rule: rule, context: context,
+                connection: connection, services: services, finished: finished
+            )
+        case .forward(let target) where !head.headers.contains(name: "upgrade"):
+            return DirectExchange(
+                request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
+                target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)", context: context,
+                upstream: services.upstream, logger: connection.logger, finished: finished
+            )
+        case .forward, .deny:
+            return nil
+        }
+    }
+
+    /// Ends a response that an exchange of the gate wrote; with `closing`, the connection closes
+    /// once the end (and everything before it) has gone out, not before.
+    static func endResponse(_ context: ChannelHandlerContext, closing: Bool) {
+        guard closing else { return context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
+    }
+
+    /// The gate's exchange is over.
+    private func served(requestEnded: Bool, context: ChannelHandlerContext) {
+        state = requestEnded ? .idle : .answeredEarly
+        drain(context: context)
+    }
+}

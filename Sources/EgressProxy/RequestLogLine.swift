@@ -1,0 +1,52 @@
+import Logging
+
+/// The decision log line of one request: `request` and then its fields as `key=value`, in one
+/// message.
+///
+/// The connection's fields (conn, src, dst, sni) are the logger's metadata, which a log handler
+/// such as swift-log's `StreamLogHandler` renders once per connection. The request's own fields
+/// go straight into the message instead of being passed as metadata, which the handler would
+/// merge with the logger's, sort and render again on every line: on a busy keep-alive connection
+/// that was a tenth of the proxy's time.
+struct RequestLogLine {
+    private var text = "request"
+
+    init() {
+        text.reserveCapacity(192)
+    }
+
+    /// The line of a request that was answered: what was asked, what was decided, what was sent
+    /// and how long it took from `started`.
+    init(
+        method: String, url: String, rule: String?, action: String, status: some BinaryInteger, bytes: Int,
+        started: ContinuousClock.Instant
+    ) {
+        self.init()
+        let elapsed = ContinuousClock.now - started
+        add("method", method)
+        add("url", url)
+        add("rule", rule ?? "-")
+        add("action", action)
+        add("status", status)
+        add("bytes", bytes)
+        add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
+    }
+
+    /// Appends ` key=value`.
+    mutating func add(_ key: StaticString, _ value: String) {
+        text += " "
+        text += key.description
+        text += "="
+        text += value
+    }
+
+    /// Appends ` key=value` for a number.
+    mutating func add(_ key: StaticString, _ value: some BinaryInteger) {
+        add(key, String(value))
+    }
+
+    /// Logs the line at `info`.
+    func log(to logger: Logger) {
+        logger.info("\(text)")
+    }
+}

@@ -1,0 +1,185 @@
+@testable import EgressProxy
+import EgressRules
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+import Workers
+
+private struct Echo: WorkerEntrypoint {
+    func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response {
+        Response(status: .ok, body: Body("handler \(request.head.path ?? "")"))
+    }
+}
+
+/// Throws on `/throw`, never answers on `/hang` (until the test opens the gate), streams its
+/// body in two chunks otherwise.
+private struct Moody: WorkerEntrypoint {
+    struct Failed: Error, CustomStringConvertible {
+        var description: String { "moody" }
+    }
+
+    func fetch(_ request: Request, context: WorkerContext<EmbeddedSupport.Gate>) async throws -> Response {
+        switch request.head.path {
+        case "/throw":
+            throw Failed()
+        case "/hang":
+            await context.props.wait()
+            return Response(status: .ok, body: Body("too late"))
+        default:
+            return Response(status: .ok, body: .stream { writer in
+                try await writer.write("first,")
+                try await writer.write("second")
+            })
+        }
+    }
+}
+
+/// A client connection served by the proxy's HTTP path (``HTTPExchangeLoop/serve(_:connection:services:)``)
+/// on loopback, whose original destination is an ``EmbeddedSupport/EchoOrigin``: requests no rule
+/// matches go there through the ``RequestGate``, matched ones to a handler through the loop.
+private struct GatedConnection {
+    let client: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    static func with(
+        rules: InterceptionRules,
+        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>, EmbeddedSupport.EchoOrigin) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let origin = try await EmbeddedSupport.EchoOrigin(group: group)
+        let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(origin.port))
+        let services = ProxyServices(
+            rules: rules, upstream: UpstreamClient(group: group),
+            destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
+        )
+        let front = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = ConnectionContext(
+                        source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
+                        eventLoop: channel.eventLoop
+                    )
+                    try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
+                }
+            }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        try await client.executeThenClose { inbound, outbound in
+            try await body(inbound, outbound, origin)
+        }
+        try? await front.close()
+        await origin.close()
+    }
+}
+
+/// Reads `count` responses off `inbound`.
+private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> [EmbeddedSupport.WireResponse] {
+    var buffer = ByteBuffer()
+    var found: [EmbeddedSupport.WireResponse] = []
+    var chunks = inbound.makeAsyncIterator()
+    while found.count < count {
+        while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
+        guard found.count < count else { break }
+        guard var chunk = try await chunks.next() else { break }
+        buffer.writeBuffer(&chunk)
+    }
+    return found
+}
+
+@Suite(.timeLimit(.minutes(1))) struct RequestGateTests {
+    @Test func pipelinedRequestsAreAnsweredInOrderWhetherForwardedOrHandled() async throws {
+        let rules = InterceptionRules(internet: true)
+        try await GatedConnection.with(rules: rules) { inbound, outbound, origin in
+            // A rule without a port is for port 80; the origin listens elsewhere.
+            try rules.interceptOutboundHttp("handled.example:\(origin.port)", Worker(Echo()))
+            try await outbound.write(ByteBuffer(string:
+                "GET /one HTTP/1.1\r\nHost: out.example\r\n\r\n"
+                + "GET /two HTTP/1.1\r\nHost: handled.example\r\n\r\n"
+                + "GET /three HTTP/1.1\r\nHost: out.example\r\n\r\n"
+                + "GET /four HTTP/1.1\r\nHost: handled.example\r\n\r\n"))
+            let answered = try await EmbeddedSupport.within(.seconds(20), "four responses") { try await responses(4, from: inbound) }
+            #expect(answered.map(\.status) == [200, 200, 200, 200])
+            #expect(answered.count == 4)
+            guard answered.count == 4 else { return }
+            #expect(answered[0].body.hasPrefix("GET /one\n"), "\(answered[0])")
+            #expect(answered[1].body == "handler /two")
+            #expect(answered[2].body.hasPrefix("GET /three\n"), "\(answered[2])")
+            #expect(answered[3].body == "handler /four")
+        }
+    }
+
+    @Test func hopByHopFieldsAndThoseConnectionNamesStayBehind() async throws {
+        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, origin in
+            try await outbound.write(ByteBuffer(string:
+                "GET http://out.example:8080/p?q=1 HTTP/1.1\r\nHost: ignored.example\r\nConnection: keep-alive, X-Secret\r\n"
+                + "X-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n"))
+            let answer = try #require(try await EmbeddedSupport.within(.seconds(20), "a response") { try await responses(1, from: inbound) }.first)
+            #expect(answer.body == "GET /p?q=1\nHost: out.example:8080\nX-Kept: yes\nbody: ", "origin \(origin.port) saw: \(answer.body)")
+            #expect(answer.header("X-Origin") == "echo")
+            #expect(answer.header("Connection") == nil)
+        }
+    }
+
+    @Test func aClientThatHalfClosesAfterItsRequestGetsTheResponse() async throws {
+        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, _ in
+            try await outbound.write(ByteBuffer(string: "GET /last HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+            outbound.finish()
+            let answer = try await EmbeddedSupport.within(.seconds(20), "a response") { try await responses(1, from: inbound) }
+            #expect(answer.first?.body.hasPrefix("GET /last\n") == true, "\(answer)")
+        }
+    }
+
+    @Test func anOriginThatIsDownGives502NamingItAndTheConnectionGoesOn() async throws {
+        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, origin in
+            let port = origin.port
+            await origin.close()
+            try await outbound.write(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: out.example\r\n\r\nGET /b HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+            let answers = try await EmbeddedSupport.within(.seconds(20), "two responses") { try await responses(2, from: inbound) }
+            #expect(answers.map(\.status) == [502, 502])
+            #expect(answers.first?.body == "egress: upstream http://127.0.0.1:\(port) (out.example) failed: cannot connect to http://127.0.0.1:\(port) (out.example): connection refused\n")
+        }
+    }
+
+    @Test func aHandlerThatThrowsHangsOrStreamsIsAnsweredInOrderAndTheConnectionGoesOn() async throws {
+        let gate = EmbeddedSupport.Gate()
+        defer { gate.open() }
+        let rules = InterceptionRules(internet: false)
+        try await GatedConnection.with(rules: rules) { inbound, outbound, origin in
+            try rules.interceptOutboundHttp(
+                "moody.example:\(origin.port)", Worker(Moody(), props: gate, name: "moody", timeout: .milliseconds(100))
+            )
+            try await outbound.write(ByteBuffer(string:
+                "GET /throw HTTP/1.1\r\nHost: moody.example\r\n\r\n"
+                + "GET /hang HTTP/1.1\r\nHost: moody.example\r\n\r\n"
+                + "GET /stream HTTP/1.1\r\nHost: moody.example\r\n\r\n"))
+            let answers = try await EmbeddedSupport.within(.seconds(20), "three responses") { try await responses(3, from: inbound) }
+            #expect(answers.map(\.status) == [502, 502, 200])
+            guard answers.count == 3 else { return }
+            #expect(answers[0].body == "egress: handler moody failed: moody\n")
+            #expect(answers[1].body == "egress: handler moody did not answer within 0.1 seconds\n")
+            #expect(gate.entered == 1, "the hung handler did start")
+            #expect(answers[2].body == "first,second")
+            #expect(answers[2].header("Transfer-Encoding") == "chunked")
+        }
+    }
+
+    @Test func connectionCloseGetsTheWholeResponseThenTheConnectionCloses() async throws {
+        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, _ in
+            try await outbound.write(ByteBuffer(string: "GET /bye HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\n\r\n"))
+            var received = try await EmbeddedSupport.within(.seconds(20), "the connection to close") {
+                var received = ByteBuffer()
+                for try await var chunk in inbound { received.writeBuffer(&chunk) }
+                return received
+            }
+            let answer = try #require(try EmbeddedSupport.parseResponse(&received))
+            #expect(answer.body.hasPrefix("GET /bye\n"), "\(answer)")
+            #expect(answer.header("Connection") == "close")
+        }
+    }
+}
