@@ -44,8 +44,26 @@ enum HTTPConversion {
         }
         if close { headers.add(name: "Connection", value: "close") }
         return HTTPRequestHead(
-            version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: request.path ?? "/", headers: headers
+            version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue), uri: requestTarget(request.path), headers: headers
         )
+    }
+
+    /// A path a handler made, safe for a request line: control characters, spaces and non-ASCII
+    /// bytes are percent-encoded (a CR or LF would otherwise end the line and smuggle a second
+    /// request to the origin); an empty or missing path is `/`.
+    static func requestTarget(_ path: String?) -> String {
+        guard let path, !path.isEmpty else { return "/" }
+        guard path.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) else { return path }
+        var encoded = ""
+        encoded.reserveCapacity(path.utf8.count + 8)
+        for byte in path.utf8 {
+            if byte <= 0x20 || byte >= 0x7F {
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            } else {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return encoded
     }
 
     /// The request head to send upstream for a client's wire head, without going through
@@ -137,5 +155,12 @@ struct HTTPConversionError: Error, CustomStringConvertible {
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

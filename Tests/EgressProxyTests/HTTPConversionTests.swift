@@ -89,6 +89,19 @@ import Workers
         #expect(lines(upstream.headers) == ["Host: h.example:81", "Accept: */*", "Content-Length: 3", "X-Keep: Value"])
     }
 
+    /// A handler may build any path; a CR or LF in it must not end the request line and smuggle
+    /// a second request (or header) to the origin.
+    @Test func handlerMadePathsCannotSplitTheRequestLine() {
+        let request = HTTPRequest(
+            method: .get, scheme: "http", authority: "h.example", path: "/a b\r\nX-Injected: 1\r\n\r\nGET /evil HTTP/1.1\tü", headerFields: [:]
+        )
+        let uri = HTTPConversion.upstreamHead(request).uri
+        #expect(uri == "/a%20b%0D%0AX-Injected:%201%0D%0A%0D%0AGET%20/evil%20HTTP/1.1%09%C3%BC")
+        #expect(!uri.contains("\r") && !uri.contains("\n") && !uri.contains(" "))
+        #expect(HTTPConversion.requestTarget("/plain?q=1") == "/plain?q=1")
+        #expect(HTTPConversion.requestTarget("") == "/")
+    }
+
     @Test func upstreamHeadHostOverrideAndDefaults() {
         let request = HTTPRequest(method: .get, scheme: "http", authority: "client.example", path: nil, headerFields: [.accept: "a"])
         let upstream = HTTPConversion.upstreamHead(request, hostOverride: "local.service:9000")
