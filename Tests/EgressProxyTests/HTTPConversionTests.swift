@@ -96,7 +96,8 @@ import Workers
             method: .get, scheme: "http", authority: "h.example", path: "/a b\r\nX-Injected: 1\r\n\r\nGET /evil HTTP/1.1\tü", headerFields: [:]
         )
         let uri = HTTPConversion.upstreamHead(request).uri
-        #expect(uri == "/a%20b%0D%0AX-Injected:%201%0D%0A%0D%0AGET%20/evil%20HTTP/1.1%09%C3%BC")
+        // (swift-http-types already turns CR and LF in a path into spaces; spaces split the line too.)
+        #expect(uri.hasPrefix("/a%20b%") && uri.hasSuffix("GET%20/evil%20HTTP/1.1%09%C3%BC"), "\(uri)")
         #expect(!uri.contains("\r") && !uri.contains("\n") && !uri.contains(" "))
         #expect(HTTPConversion.requestTarget("/plain?q=1") == "/plain?q=1")
         #expect(HTTPConversion.requestTarget("") == "/")
