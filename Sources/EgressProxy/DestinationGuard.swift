@@ -1,14 +1,14 @@
 import EgressLinux
 import EgressRules
+import Synchronization
 
 /// Refuses upstream destinations that a container must not reach through the proxy: the proxy
 /// dials from its own namespace, so `127.0.0.1:5432` would be the host's database.
 ///
 /// Refused unless an allowed range contains them: loopback, link-local (with the cloud metadata
 /// address 169.254.169.254), unspecified, multicast, broadcast, reserved (240.0.0.0/4) and
-/// discard-only (100::/64) addresses. (The proxy's own
-/// listeners on loopback are covered by the loopback rule; one bound to a wildcard address and
-/// dialled by a host address is not recognised yet.)
+/// discard-only (100::/64) addresses, and every address of the proxy's own network namespace
+/// (a service bound to `0.0.0.0` there, the proxy's own listeners included, is the host's).
 package struct DestinationGuard: Sendable {
     private static let refusedRanges: [(network: String, reason: String)] = [
         ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"),
@@ -21,6 +21,7 @@ package struct DestinationGuard: Sendable {
 
     private let refused: [(network: IPNetwork, reason: String)]
     private let allowed: [IPNetwork]
+    private let localAddresses = LocalAddressCache()
 
     /// A guard that exempts `allowed` ranges.
     package init(allowed: [IPNetwork] = []) {
@@ -32,14 +33,29 @@ package struct DestinationGuard: Sendable {
     package func refusal(for destination: Destination) -> String? {
         if allowed.contains(where: { $0.contains(destination.address) }) { return nil }
         if let range = refused.first(where: { $0.network.contains(destination.address) }) { return "\(range.reason) destination" }
-        return Self.isLocal(destination.address) ? "local address (of the proxy's host)" : nil
+        return localAddresses.contains(destination.address) ? "local address (of the proxy's host)" : nil
     }
+}
 
-    private static func isLocal(_ address: EgressRules.IPAddress) -> Bool {
+/// Whether addresses belong to the proxy's network namespace, each answer kept for a few
+/// seconds: asking the kernel costs a socket, a bind and a close, and forwarding asks per request.
+private final class LocalAddressCache: Sendable {
+    private let answers = Mutex<[EgressRules.IPAddress: (local: Bool, until: ContinuousClock.Instant)]>([:])
+    private static let lifetime = Duration.seconds(5)
+    private static let capacity = 4096
+
+    func contains(_ address: EgressRules.IPAddress) -> Bool {
+        let now = ContinuousClock.now
+        if let known = answers.withLock({ $0[address] }), known.until > now { return known.local }
         let bytes: [UInt8] = switch address.normalized {
         case .v4(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
         case .v6(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
         }
-        return EgressLinux.IPAddress(bytes: bytes).map(LocalAddresses.contains) ?? false
+        let local = EgressLinux.IPAddress(bytes: bytes).map(LocalAddresses.contains) ?? false
+        answers.withLock { answers in
+            if answers.count >= Self.capacity { answers.removeAll(keepingCapacity: true) }
+            answers[address] = (local, now + Self.lifetime)
+        }
+        return local
     }
 }
