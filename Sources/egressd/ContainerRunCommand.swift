@@ -63,7 +63,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
             }
             env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        DecisionLog.bootstrap()
         let logger = Logger(label: "egress")
         let file = try config.map { path in
             do { return try ProxyConfiguration.load(from: path) } catch { throw CommandFailure("\(error)") }

@@ -128,6 +128,18 @@ final class ContainerLifecycleTests: XCTestCase {
         XCTAssertEqual(output, "second run\n")
     }
 
+    func testARemovedContainerFreesItsId() async throws {
+        let fixture = try ContainerFixture(self)
+        let first = try fixture.host.makeContainer(id: "reused")
+        _ = try await fixture.start(first, script: "sleep 100")
+        XCTAssertThrowsError(try fixture.host.makeContainer(id: "reused"), "ids are unique per host")
+        await fixture.host.removeContainer(first)
+        XCTAssertFalse(first.running, "removing destroys it")
+        let second = try fixture.host.makeContainer(id: "reused")
+        let (output, _) = try await fixture.run("hostname", in: second)
+        XCTAssertEqual(output, "reused\n")
+    }
+
     func testMonitorAfterAFailedStartReportsTheFailure() async throws {
         let fixture = try ContainerFixture(self)
         let container = try fixture.host.makeContainer()
