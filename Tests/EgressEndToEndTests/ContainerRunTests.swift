@@ -12,6 +12,7 @@ struct ContainerRunTests {
     private let link: NamespaceLink
     private let directory: TemporaryDirectory
     private let server: BackgroundProcess
+    private let hosts: NamespaceHostsFile
 
     init() throws {
         host = try NetworkNamespace(prefix: "egh")
@@ -20,9 +21,7 @@ struct ContainerRunTests {
         directory = try TemporaryDirectory("egress-container-e2e")
         server = try origin.spawn(OriginServer.command(address: link.b.ipv4, port: 80, name: "origin"))
         _ = try server.waitForLine(startingWith: "LISTENING")
-        try FileManager.default.createDirectory(atPath: "/etc/netns/\(host.name)", withIntermediateDirectories: true)
-        try "127.0.0.1 localhost\n\(link.b.ipv4) secrets.test plain.test\n"
-            .write(toFile: "/etc/netns/\(host.name)/hosts", atomically: true, encoding: .utf8)
+        hosts = try NamespaceHostsFile(host, "127.0.0.1 localhost\n\(link.b.ipv4) secrets.test plain.test\n")
     }
 
     private func run(internet: Bool, env: [String: String] = [:], _ script: String) throws -> ProcessResult {
@@ -33,7 +32,6 @@ struct ContainerRunTests {
                 forward: { to: origin, setHeaders: { authorization: "Bearer injected" } }
             """, to: "egress.yaml")
         let egressd = ProcessRunner.productsDirectory.appendingPathComponent("egressd").path
-        defer { try? FileManager.default.removeItem(atPath: "/etc/netns/\(host.name)") }
         let environment = env.flatMap { ["--env", "\($0.key)=\($0.value)"] }
         return try host.run(
             [egressd, "container", "run", "--config", config, internet ? "--internet" : "--no-internet"] + environment + ["--", "sh", "-c", script]
@@ -80,5 +78,21 @@ struct ContainerRunTests {
         #expect(result.standardOutput.contains("dns=6"), "an unintercepted name does not resolve: \(result.combinedOutput)")
         #expect(result.standardOutput.contains("egress: request to \(link.b.ipv4) denied"), "\(result.combinedOutput)")
         #expect(result.standardOutput.contains(" 403"), "\(result.combinedOutput)")
+    }
+}
+
+/// `/etc/netns/NAME/hosts` (what `ip netns exec NAME` shows as `/etc/hosts`), removed with the
+/// object, also when a test fails.
+private final class NamespaceHostsFile: Sendable {
+    private let directory: String
+
+    init(_ namespace: NetworkNamespace, _ contents: String) throws {
+        directory = "/etc/netns/\(namespace.name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try contents.write(toFile: directory + "/hosts", atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
