@@ -140,7 +140,11 @@ final class HandlerExchange: GateExchange {
         do {
             let streamed = response.body.knownLength == nil
             if streamed { context.flush() }
-            for try await chunk in response.body where !done {
+            for try await chunk in response.body {
+                if done { break }
+                // A response to HEAD carries no body (the encoder refuses one): the handler's
+                // chunks are read and dropped, so it is not left waiting.
+                guard head.method != .HEAD else { continue }
                 sent += chunk.readableBytes
                 let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
                 if streamed { try await context.writeAndFlush(part).get() } else { context.write(part, promise: nil) }

@@ -19,8 +19,10 @@ final class RequestGate: ChannelDuplexHandler {
 
     private enum State {
         case idle
-        /// The exchange loop has the request; `requestEnded` once its end went by.
-        case delegated(requestEnded: Bool)
+        /// The exchange loop has the request; `requestEnded` once its end went by,
+        /// `responseEnded` once the loop's response ended (before the request did: an early
+        /// answer, whose remaining body the loop still reads and drops).
+        case delegated(requestEnded: Bool, responseEnded: Bool)
         case serving(any GateExchange)
         /// The gate answered a request whose end has not arrived yet: its parts are dropped.
         case answeredEarly
@@ -60,10 +62,14 @@ final class RequestGate: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
-        if case .delegated = state, case .end = unwrapOutboundIn(data) {
+        guard case .delegated(let requestEnded, _) = state, case .end = unwrapOutboundIn(data) else { return }
+        if requestEnded {
             // The exchange loop's response is out: the next request may be routed.
             state = .idle
             drain(context: context)
+        } else {
+            // Answered before the request ended: the rest of its body still goes to the loop.
+            state = .delegated(requestEnded: false, responseEnded: true)
         }
     }
 
@@ -108,12 +114,12 @@ final class RequestGate: ChannelDuplexHandler {
                 state = .serving(exchange)
                 exchange.start()
             } else {
-                state = .delegated(requestEnded: false)
+                state = .delegated(requestEnded: false, responseEnded: false)
                 context.fireChannelRead(wrapInboundOut(part))
             }
             return true
-        case (.delegated(requestEnded: false), _):
-            if case .end = part { state = .delegated(requestEnded: true) }
+        case (.delegated(requestEnded: false, let responseEnded), _):
+            if case .end = part { state = responseEnded ? .idle : .delegated(requestEnded: true, responseEnded: false) }
             context.fireChannelRead(wrapInboundOut(part))
             return true
         case (.answeredEarly, .end):
@@ -129,7 +135,7 @@ final class RequestGate: ChannelDuplexHandler {
             // A body the head did not announce: the request cannot be framed.
             context.close(promise: nil)
             return true
-        case (.delegated(requestEnded: true), _), (.serving, _):
+        case (.delegated(requestEnded: true, _), _), (.serving, _):
             return false
         }
     }

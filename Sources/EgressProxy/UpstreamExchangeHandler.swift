@@ -89,7 +89,10 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     ) -> Bool {
         guard case .idle = state, let context else { return false }
         exchange += 1
-        state = .awaitingHead(sink, replayable: body != nil)
+        // Sent again elsewhere only if nothing can have come of it: a body in memory, on a
+        // connection that already carried an exchange (a kept-alive one the origin may have closed
+        // meanwhile), and a method that may be repeated (RFC 9110 9.2.2).
+        state = .awaitingHead(sink, replayable: body != nil && exchange > 1 && Self.idempotent.contains(head.method))
         requestSent = body != nil
         receivedAny = false
         self.reusable = reusable
@@ -156,7 +159,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         let reason = failure.map { "\(target): \($0)" }
         switch state {
         case .awaitingHead(let sink, let replayable):
-            if replayable && !receivedAny {
+            if replayable && !receivedAny && failure == nil {
                 sink.failed(StaleConnection(reason: reason ?? "closed before sending a response"))
             } else {
                 sink.failed(UpstreamError(reason ?? "\(target) closed before sending a response"))
@@ -199,6 +202,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         }
     }
+
+    private static let idempotent: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE]
 
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         if failure == nil { failure = error }

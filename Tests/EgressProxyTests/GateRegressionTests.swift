@@ -1,0 +1,196 @@
+@testable import EgressProxy
+import EgressRules
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+import Workers
+
+private struct EarlyAnswer: WorkerEntrypoint {
+    func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response {
+        Response(status: .init(code: 413, reasonPhrase: "Too Large"), body: Body("early \(request.head.path ?? "")"))
+    }
+}
+
+/// An origin speaking raw bytes: records request targets, answers each with `answer(uri)`.
+private final class RawOrigin: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let seen = Mutex<[String]>([])
+    let answer: @Sendable (String) -> String
+    init(answer: @escaping @Sendable (String) -> String) { self.answer = answer }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let text = String(buffer: unwrapInboundIn(data))
+        for block in text.components(separatedBy: "\r\n\r\n") where block.hasPrefix("GET ") || block.hasPrefix("POST ") {
+            let uri = String(block.split(separator: " ")[1])
+            seen.withLock { $0.append(uri) }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer(uri))), promise: nil)
+        }
+    }
+}
+
+/// A whole HTTP connection (gate and exchange loop) on loopback, with a raw client; origins on
+/// 127.0.0.1 may be dialled.
+private func withGated(
+    rules: InterceptionRules, originPort: Int,
+    _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
+) async throws {
+    let group = MultiThreadedEventLoopGroup.singleton
+    let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(originPort))
+    let services = ProxyServices(
+        rules: rules, upstream: UpstreamClient(group: group),
+        destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
+    )
+    let front = try await ServerBootstrap(group: group)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let connection = ConnectionContext(
+                    source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
+                    eventLoop: channel.eventLoop
+                )
+                try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
+            }
+        }
+        .childChannelOption(.allowRemoteHalfClosure, value: true)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let client = try await ClientBootstrap(group: group)
+        .channelOption(.allowRemoteHalfClosure, value: true)
+        .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+    try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+    try? await front.close()
+}
+
+private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async throws -> any Channel {
+    try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
+        .bind(host: "127.0.0.1", port: 0).get()
+}
+
+/// Reads until `count` responses parsed (or the stream ends).
+private func read(
+    _ count: Int, _ iterator: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, _ buffer: inout ByteBuffer
+) async throws -> [EmbeddedSupport.WireResponse] {
+    var found: [EmbeddedSupport.WireResponse] = []
+    while found.count < count {
+        while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
+        guard found.count < count else { break }
+        guard var chunk = try await iterator.next() else { break }
+        buffer.writeBuffer(&chunk)
+    }
+    return found
+}
+
+/// Regressions found by review of the event-loop request path (RequestGate, DirectExchange,
+/// HandlerExchange, UpstreamExchangeHandler): each was a failing scenario before its fix.
+@Suite(.timeLimit(.minutes(1))) struct GateRegressionTests {
+    /// A handler answers an upload before its body has all arrived; the rest of that body is
+    /// dropped and the next request on the connection is answered.
+    @Test func anEarlyAnswerToAnUploadLeavesTheConnectionUsable() async throws {
+        let rules = InterceptionRules(internet: false)
+        try rules.interceptOutboundHttp("early.example:9", Worker(EarlyAnswer()))
+        try await withGated(rules: rules, originPort: 9) { inbound, outbound in
+            let statuses = try await EmbeddedSupport.within(.seconds(20), "both answers") { () async throws -> [Int] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: early.example\r\nContent-Length: 10\r\n\r\n01234"))
+                var answers = try await read(1, &iterator, &buffer)
+                try await outbound.write(ByteBuffer(string: "56789" + "POST /two HTTP/1.1\r\nHost: early.example\r\nContent-Length: 1\r\n\r\nx"))
+                answers += try await read(1, &iterator, &buffer)
+                return answers.map(\.status)
+            }
+            #expect(statuses == [413, 413])
+        }
+    }
+
+    /// A non-idempotent request on a pooled connection that the origin closes without answering
+    /// is not sent again (the origin may have acted on it): the client gets a 502.
+    @Test func aPostIsNeverSentTwice() async throws {
+        let origin = ClosingOrigin()
+        let server = try await rawOrigin(origin)
+        let port = try #require(server.localAddress?.port)
+        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+            let statuses = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [Int] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(string: "GET /warm HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+                var all = try await read(1, &iterator, &buffer)
+                try await outbound.write(ByteBuffer(string: "POST /charge HTTP/1.1\r\nHost: out.example\r\nContent-Length: 0\r\n\r\n"))
+                all += try await read(1, &iterator, &buffer)
+                return all.map(\.status)
+            }
+            #expect(statuses == [200, 502])
+            #expect(origin.seen.withLock { $0.filter { $0.hasPrefix("POST") }.count } == 1)
+        }
+        try? await server.close()
+    }
+
+    /// HEAD to a handler whose body streams: the head is answered and the connection stays usable.
+    @Test func aHeadRequestToAStreamingHandlerKeepsTheConnection() async throws {
+        let rules = InterceptionRules(internet: false)
+        try rules.interceptOutboundHttp("stream.example:9", Worker(Streamer()))
+        try await withGated(rules: rules, originPort: 9) { inbound, outbound in
+            let answers = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [EmbeddedSupport.WireResponse] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(string: "HEAD /h HTTP/1.1\r\nHost: stream.example\r\n\r\nGET /g HTTP/1.1\r\nHost: stream.example\r\n\r\n"))
+                var all: [EmbeddedSupport.WireResponse] = []
+                while all.count < 2 {
+                    if let response = try EmbeddedSupport.parseResponse(&buffer, bodyless: all.isEmpty) {
+                        all.append(response)
+                        continue
+                    }
+                    guard var chunk = try await iterator.next() else { break }
+                    buffer.writeBuffer(&chunk)
+                }
+                return all
+            }
+            #expect(answers.map(\.status) == [200, 200])
+            #expect(answers.last?.body == "streamed")
+        }
+    }
+
+    /// A request pipelined after one that asked to close the connection never reaches the origin.
+    @Test func aRequestPipelinedAfterConnectionCloseIsNotSentUpstream() async throws {
+        let origin = RawOrigin { uri in "HTTP/1.1 200 OK\r\nContent-Length: \(uri.utf8.count)\r\n\r\n\(uri)" }
+        let server = try await rawOrigin(origin)
+        let port = try #require(server.localAddress?.port)
+        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+            try await outbound.write(ByteBuffer(string:
+                "POST /a HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx"
+                + "GET /delete-everything HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+            _ = try? await EmbeddedSupport.within(.seconds(20), "the close") { for try await _ in inbound {} }
+            #expect(origin.seen.withLock { $0 } == ["/a"])
+        }
+        try? await server.close()
+    }
+}
+
+/// Answers every request, but closes without a word on `POST /charge`.
+private final class ClosingOrigin: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let seen = Mutex<[String]>([])
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let text = String(buffer: unwrapInboundIn(data))
+        for block in text.components(separatedBy: "\r\n\r\n") where !block.isEmpty {
+            let line = String(block.split(separator: "\r\n")[0])
+            seen.withLock { $0.append(line) }
+            if line.hasPrefix("POST /charge") {
+                context.close(promise: nil)
+                return
+            }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), promise: nil)
+        }
+    }
+}
+
+private struct Streamer: WorkerEntrypoint {
+    func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response {
+        Response(status: .ok, body: .stream { writer in try await writer.write("streamed") })
+    }
+}
