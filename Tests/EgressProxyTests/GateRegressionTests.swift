@@ -58,7 +58,12 @@ private func withGated(
     let client = try await ClientBootstrap(group: group)
         .channelOption(.allowRemoteHalfClosure, value: true)
         .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture {
+                // Finishing the writer half-closes the connection, as a client's shutdown(SHUT_WR).
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                    wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
+                )
+            }
         }
     try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
     try? await front.close()
@@ -164,6 +169,34 @@ private func read(
                 + "GET /delete-everything HTTP/1.1\r\nHost: out.example\r\n\r\n"))
             _ = try? await EmbeddedSupport.within(.seconds(20), "the close") { for try await _ in inbound {} }
             #expect(origin.seen.withLock { $0 } == ["/a"])
+        }
+        try? await server.close()
+    }
+}
+
+extension GateRegressionTests {
+    /// A client that half-closes after its request and reads slowly still gets the whole of a
+    /// large forwarded response (the connection closes only after the end has gone out).
+    @Test(arguments: ["GET /big HTTP/1.1\r\nHost: out.example\r\n\r\n", "GET /big HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\n\r\n"])
+    func aHalfClosingSlowReaderGetsTheWholeResponse(request: String) async throws {
+        let size = 8 << 20
+        let origin = RawOrigin { _ in "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n" + String(repeating: "b", count: size) }
+        let server = try await rawOrigin(origin)
+        let port = try #require(server.localAddress?.port)
+        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            outbound.finish()
+            let (received, closed) = try await EmbeddedSupport.within(.seconds(30), "the whole response") { () async throws -> (Int, Bool) in
+                var iterator = inbound.makeAsyncIterator()
+                var total = 0
+                while total <= size, let chunk = try await iterator.next() {
+                    total += chunk.readableBytes
+                    if total < 1 << 20 { try await Task.sleep(for: .milliseconds(20)) }  // slow at first
+                }
+                return (total, try await iterator.next() == nil)
+            }
+            #expect(received > size, "got \(received) bytes of a \(size)-byte body and its head")
+            #expect(closed, "nothing more may come: the client's side is closed")
         }
         try? await server.close()
     }
