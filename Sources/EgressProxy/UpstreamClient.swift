@@ -28,10 +28,20 @@ package final class UpstreamClient: Sendable {
 
     /// A client on `group`; `mark` is set as `SO_MARK` on every socket; `tls` adds TLS for
     /// `https` targets (without it they fail).
-    package init(group: any EventLoopGroup, mark: UInt32? = nil, tls: (any UpstreamTLS)? = nil) {
+    /// How long an origin may take to start its response once the request has gone out.
+    package static let defaultResponseTimeout = TimeAmount.seconds(60)
+    private let responseTimeout: TimeAmount
+
+    /// `responseTimeout`: an origin that has not started answering that long after the request
+    /// went out fails the exchange (502) and its connection closes.
+    package init(
+        group: any EventLoopGroup, mark: UInt32? = nil, tls: (any UpstreamTLS)? = nil,
+        responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout
+    ) {
         self.group = group
         self.mark = mark
         self.tls = tls
+        self.responseTimeout = responseTimeout
     }
 
     /// Sends `request` to `target` and returns the response once its head arrived.
@@ -79,6 +89,7 @@ package final class UpstreamClient: Sendable {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let tls = self.tls
+        let responseTimeout = self.responseTimeout
         return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if target.usesTLS {
@@ -86,7 +97,7 @@ package final class UpstreamClient: Sendable {
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target))
+                try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target, responseTimeout: responseTimeout))
             }
         }
         .connect(host: target.host, port: target.port)

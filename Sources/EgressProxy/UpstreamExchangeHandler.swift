@@ -55,6 +55,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     private let target: UpstreamTarget
+    /// How long the origin may take to start its response once the request has gone out.
+    private let responseTimeout: TimeAmount
+    private var responseTimer: Scheduled<Void>?
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Counts exchanges, so that the sink of an earlier exchange cannot act on a later one.
@@ -69,8 +72,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     private var failure: (any Error)?
     private var reusable: (() -> Void)?
 
-    init(target: UpstreamTarget) {
+    init(target: UpstreamTarget, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout) {
         self.target = target
+        self.responseTimeout = responseTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -105,7 +109,32 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        startResponseTimer(context)
         return true
+    }
+
+    /// From the end of the request: an origin that has not started its response within
+    /// ``responseTimeout`` fails the exchange (the client gets a 502 naming the origin) and the
+    /// connection closes. (A streamed upload is not timed while it is being sent.)
+    private func startResponseTimer(_ context: ChannelHandlerContext) {
+        guard case .awaitingHead = state else { return }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timedExchange = exchange
+        responseTimer = context.eventLoop.scheduleTask(in: responseTimeout) {
+            handler.value.responseTimedOut(exchange: timedExchange)
+        }
+    }
+
+    private func responseTimedOut(exchange timedExchange: Int) {
+        responseTimer = nil
+        guard timedExchange == exchange, case .awaitingHead = state, let context else { return }
+        let seconds = Double(responseTimeout.nanoseconds) / 1e9
+        fail(context, UpstreamError("\(target) did not answer within \(seconds) s"))
+    }
+
+    private func cancelResponseTimer() {
+        responseTimer?.cancel()
+        responseTimer = nil
     }
 
     /// Ends a streamed request body.
@@ -114,6 +143,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         requestSent = true
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if case .answered = state { exchangeEnded(context) }
+        startResponseTimer(context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -122,6 +152,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         case (.head(let head), .awaitingHead(let sink, _)):
             // Interim responses (100 Continue and the like) are not the answer; 101 is.
             guard head.status.code / 100 != 1 || head.status.code == 101 else { return }
+            cancelResponseTimer()
             responseKeepAlive = head.isKeepAlive
             state = .responding(sink)
             let control = UpstreamExchangeControl(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange)
@@ -156,6 +187,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelResponseTimer()
         let reason = failure.map { "\(target): \($0)" }
         switch state {
         case .awaitingHead(let sink, let replayable):

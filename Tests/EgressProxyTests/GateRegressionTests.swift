@@ -34,13 +34,13 @@ private final class RawOrigin: ChannelInboundHandler, Sendable {
 /// A whole HTTP connection (gate and exchange loop) on loopback, with a raw client; origins on
 /// 127.0.0.1 may be dialled.
 private func withGated(
-    rules: InterceptionRules, originPort: Int,
+    rules: InterceptionRules, originPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
     _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
 ) async throws {
     let group = MultiThreadedEventLoopGroup.singleton
     let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(originPort))
     let services = ProxyServices(
-        rules: rules, upstream: UpstreamClient(group: group),
+        rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout),
         destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
     )
     let front = try await ServerBootstrap(group: group)
@@ -197,6 +197,27 @@ extension GateRegressionTests {
             }
             #expect(received > size, "got \(received) bytes of a \(size)-byte body and its head")
             #expect(closed, "nothing more may come: the client's side is closed")
+        }
+        try? await server.close()
+    }
+}
+
+extension GateRegressionTests {
+    /// An origin that takes the request and never answers does not hold the client forever: the
+    /// exchange fails with a 502 naming it once the response timeout passes.
+    @Test func aSilentOriginGetsA502AfterTheResponseTimeout() async throws {
+        let silent = RawOrigin { _ in "" }
+        let server = try await rawOrigin(silent)
+        let port = try #require(server.localAddress?.port)
+        try await withGated(rules: InterceptionRules(internet: true), originPort: port, responseTimeout: .milliseconds(300)) { inbound, outbound in
+            let answer = try await EmbeddedSupport.within(.seconds(20), "the 502") { () async throws -> [EmbeddedSupport.WireResponse] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(string: "GET /never HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+                return try await read(1, &iterator, &buffer)
+            }
+            #expect(answer.first?.status == 502)
+            #expect(answer.first?.body.contains("did not answer within 0.3 s") == true, "\(answer.first?.body ?? "")")
         }
         try? await server.close()
     }
