@@ -31,44 +31,6 @@ private final class RawOrigin: ChannelInboundHandler, Sendable {
     }
 }
 
-/// A whole HTTP connection (gate and exchange loop) on loopback, with a raw client; origins on
-/// 127.0.0.1 may be dialled.
-private func withGated(
-    rules: InterceptionRules, originPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
-    _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
-) async throws {
-    let group = MultiThreadedEventLoopGroup.singleton
-    let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(originPort))
-    let services = ProxyServices(
-        rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout),
-        destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
-    )
-    let front = try await ServerBootstrap(group: group)
-        .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let connection = ConnectionContext(
-                    source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
-                    eventLoop: channel.eventLoop
-                )
-                try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
-            }
-        }
-        .childChannelOption(.allowRemoteHalfClosure, value: true)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let client = try await ClientBootstrap(group: group)
-        .channelOption(.allowRemoteHalfClosure, value: true)
-        .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                // Finishing the writer half-closes the connection, as a client's shutdown(SHUT_WR).
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                    wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
-                )
-            }
-        }
-    try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
-    try? await front.close()
-}
-
 private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async throws -> any Channel {
     try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
@@ -97,7 +59,7 @@ private func read(
     @Test func anEarlyAnswerToAnUploadLeavesTheConnectionUsable() async throws {
         let rules = InterceptionRules(internet: false)
         try rules.interceptOutboundHttp("early.example:9", Worker(EarlyAnswer()))
-        try await withGated(rules: rules, originPort: 9) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
             let statuses = try await EmbeddedSupport.within(.seconds(20), "both answers") { () async throws -> [Int] in
                 var iterator = inbound.makeAsyncIterator()
                 var buffer = ByteBuffer()
@@ -117,7 +79,7 @@ private func read(
         let origin = ClosingOrigin()
         let server = try await rawOrigin(origin)
         let port = try #require(server.localAddress?.port)
-        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             let statuses = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [Int] in
                 var iterator = inbound.makeAsyncIterator()
                 var buffer = ByteBuffer()
@@ -137,7 +99,7 @@ private func read(
     @Test func aHeadRequestToAStreamingHandlerKeepsTheConnection() async throws {
         let rules = InterceptionRules(internet: false)
         try rules.interceptOutboundHttp("stream.example:9", Worker(Streamer()))
-        try await withGated(rules: rules, originPort: 9) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
             let answers = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var iterator = inbound.makeAsyncIterator()
                 var buffer = ByteBuffer()
@@ -163,7 +125,7 @@ private func read(
         let origin = RawOrigin { uri in "HTTP/1.1 200 OK\r\nContent-Length: \(uri.utf8.count)\r\n\r\n\(uri)" }
         let server = try await rawOrigin(origin)
         let port = try #require(server.localAddress?.port)
-        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             try await outbound.write(ByteBuffer(string:
                 "POST /a HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx"
                 + "GET /delete-everything HTTP/1.1\r\nHost: out.example\r\n\r\n"))
@@ -183,7 +145,7 @@ extension GateRegressionTests {
         let origin = RawOrigin { _ in "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n" + String(repeating: "b", count: size) }
         let server = try await rawOrigin(origin)
         let port = try #require(server.localAddress?.port)
-        try await withGated(rules: InterceptionRules(internet: true), originPort: port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
             outbound.finish()
             let (received, closed) = try await EmbeddedSupport.within(.seconds(30), "the whole response") { () async throws -> (Int, Bool) in
@@ -209,7 +171,7 @@ extension GateRegressionTests {
         let silent = RawOrigin { _ in "" }
         let server = try await rawOrigin(silent)
         let port = try #require(server.localAddress?.port)
-        try await withGated(rules: InterceptionRules(internet: true), originPort: port, responseTimeout: .milliseconds(300)) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port, responseTimeout: .milliseconds(300)) { inbound, outbound in
             let answer = try await EmbeddedSupport.within(.seconds(20), "the 502") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var iterator = inbound.makeAsyncIterator()
                 var buffer = ByteBuffer()

@@ -38,42 +38,16 @@ private struct Moody: WorkerEntrypoint {
 
 /// A client connection served by the proxy's HTTP path (``HTTPExchangeLoop/serve(_:connection:services:)``)
 /// on loopback, whose original destination is an ``EmbeddedSupport/EchoOrigin``: requests no rule
-/// matches go there through the ``RequestGate``, matched ones to a handler through the loop.
-private struct GatedConnection {
-    let client: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-
+/// matches go there, matched ones to their handler.
+private enum GatedConnection {
     static func with(
         rules: InterceptionRules,
         _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>, EmbeddedSupport.EchoOrigin) async throws -> Void
     ) async throws {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let origin = try await EmbeddedSupport.EchoOrigin(group: group)
-        let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(origin.port))
-        let services = ProxyServices(
-            rules: rules, upstream: UpstreamClient(group: group),
-            destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
-        )
-        let front = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let connection = ConnectionContext(
-                        source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
-                        eventLoop: channel.eventLoop
-                    )
-                    try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
-                }
-            }
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let client = try await ClientBootstrap(group: group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-        try await client.executeThenClose { inbound, outbound in
+        let origin = try await EmbeddedSupport.EchoOrigin(group: MultiThreadedEventLoopGroup.singleton)
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: origin.port) { inbound, outbound in
             try await body(inbound, outbound, origin)
         }
-        try? await front.close()
         await origin.close()
     }
 }

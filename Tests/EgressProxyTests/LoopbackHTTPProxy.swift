@@ -1,0 +1,47 @@
+import EgressRules
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import EgressProxy
+
+/// A whole HTTP connection of the proxy (``RequestGate`` and ``HTTPExchangeLoop``) on loopback,
+/// with a raw client: the connection's original destination is `127.0.0.1:destinationPort`, which
+/// the proxy may dial. Finishing the client's writer half-closes the connection.
+enum LoopbackHTTPProxy {
+    static func with(
+        rules: InterceptionRules, destinationPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
+        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
+        let services = ProxyServices(
+            rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout),
+            destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
+        )
+        let front = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = ConnectionContext(
+                        source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
+                        eventLoop: channel.eventLoop
+                    )
+                    try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
+                }
+            }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: try #require(front.localAddress?.port)) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
+                }
+            }
+        try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+        try? await front.close()
+    }
+}
