@@ -32,13 +32,18 @@ struct RequestLogLine {
         add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
     }
 
-    /// Appends ` key=value`.
+    /// Appends ` key=value`; a value that holds `=`, a quote or a control character (a URL or
+    /// error text the client chose) is quoted and escaped, so it cannot pass for more fields.
     mutating func add(_ key: StaticString, _ value: String) {
         text += " "
         text += key.description
         text += "="
-        text += value
+        let plain = !value.utf8.contains { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 < 0x20 || $0 == 0x7F }
+        text += plain ? value : value.debugDescription
     }
+
+    /// The text of the line so far.
+    var message: String { text }
 
     /// Appends ` key=value` for a number.
     mutating func add(_ key: StaticString, _ value: some BinaryInteger) {
