@@ -51,7 +51,6 @@ final class UpstreamConnection: Sendable {
     /// request was consumed (sending it on another connection is then safe).
     func send(_ request: Request) async throws -> Response {
         let head = HTTPConversion.upstreamHead(request.head, knownLength: request.body.knownLength, close: idle == nil)
-        let promise = channel.eventLoop.makePromise(of: Response.self)
         let reusable: @Sendable () -> Void = { [self] in idle?(self) }
         // A body of known bytes goes out with its head in one write, and can be sent again.
         var inMemory: [ByteBuffer]?
@@ -61,23 +60,42 @@ final class UpstreamConnection: Sendable {
             inMemory = chunks
         }
         let body = inMemory
-        let started = try await onLoop { $0.begin(head, body: body, sink: UpstreamPromiseSink(promise: promise), reusable: reusable) }
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        let started: Bool
+        do {
+            started = try await onLoop { $0.begin(head, body: body, sink: UpstreamPromiseSink(promise: promise), reusable: reusable) }
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         guard started else {
             promise.fail(StaleConnection(reason: "closed before the request"))
             throw StaleConnection(reason: "closed before the request")
         }
         if inMemory == nil {
-            do {
-                for try await chunk in request.body {
-                    try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk))).get()
-                }
-            } catch {
-                channel.close(promise: nil)
-                throw UpstreamError("\(target): \(error)")
-            }
-            try await onLoop { $0.endRequest() }
+            try await stream(request.body)
         }
         return try await promise.futureResult.get()
+    }
+
+    /// Streams a request body out, each write awaited. The client going away ends the exchange
+    /// (an error); the origin no longer reading does not: it may have answered early (a 413 and a
+    /// close), and that answer, or the response timeout, ends it.
+    private func stream(_ body: Body) async throws {
+        do {
+            for try await chunk in body {
+                do {
+                    try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk))).get()
+                } catch {
+                    try await onLoop { $0.requestCut() }
+                    return
+                }
+            }
+        } catch {
+            channel.close(promise: nil)
+            throw UpstreamError("\(target): \(error)")
+        }
+        try await onLoop { $0.endRequest() }
     }
 
     /// Runs `body` with the handler on the connection's event loop, at once when already there.

@@ -71,6 +71,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     private var readPending = false
     private var failure: (any Error)?
     private var reusable: (() -> Void)?
+    /// The request went out incomplete: the connection closes after this exchange.
+    private var reuseForbidden = false
 
     init(target: UpstreamTarget, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout) {
         self.target = target
@@ -135,6 +137,18 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     private func cancelResponseTimer() {
         responseTimer?.cancel()
         responseTimer = nil
+    }
+
+    /// A streamed request body could not be sent in full (the origin stopped reading): nothing
+    /// more is sent, the connection is not reused, and the origin's answer, if it gives one, is
+    /// still passed on (bounded by the response timeout).
+    func requestCut() {
+        guard let context, !requestSent else { return }
+        requestSent = true
+        responseKeepAlive = false
+        reuseForbidden = true
+        if case .answered = state { exchangeEnded(context) }
+        startResponseTimer(context)
     }
 
     /// Ends a streamed request body.
@@ -227,7 +241,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         state = .idle
         let reusable = self.reusable
         self.reusable = nil
-        if responseKeepAlive {
+        if responseKeepAlive && !reuseForbidden {
             reusable?()
         } else {
             state = .closed

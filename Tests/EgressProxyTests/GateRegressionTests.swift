@@ -185,6 +185,41 @@ extension GateRegressionTests {
     }
 }
 
+extension GateRegressionTests {
+    /// An origin that refuses an upload early (413, then closes) while the client is still
+    /// sending: the client gets the 413, not a 502.
+    @Test func anOriginsEarlyAnswerToAnUploadReachesTheClient() async throws {
+        let server = try await rawOrigin(EarlyRefusingOrigin())
+        let port = try #require(server.localAddress?.port)
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
+            let answers = try await EmbeddedSupport.within(.seconds(20), "the origin's answer") { () async throws -> [EmbeddedSupport.WireResponse] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: out.example\r\nTransfer-Encoding: chunked\r\n\r\n"))
+                let chunk = String(repeating: "u", count: 64 * 1024)
+                let chunked = String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n"
+                for _ in 0..<32 { try await outbound.write(ByteBuffer(string: chunked)) }
+                try await outbound.write(ByteBuffer(string: "0\r\n\r\n"))
+                return try await read(1, &iterator, &buffer)
+            }
+            #expect(answers.first?.status == 413, "\(answers.first.map { "\($0.status) \($0.body)" } ?? "no answer")")
+        }
+        try? await server.close()
+    }
+}
+
+/// Reads a request's head, answers 413 at once and closes, as an origin with an upload limit.
+private final class EarlyRefusingOrigin: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let answer = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
 /// Answers every request, but closes without a word on `POST /charge`.
 private final class ClosingOrigin: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
