@@ -18,6 +18,8 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     private let finished: (_ requestEnded: Bool) -> Void
     private let started = ContinuousClock.now
     private var control: UpstreamExchangeControl?
+    /// The upstream connection carrying the request, once it was sent.
+    private var connection: UpstreamConnection?
     private var status: UInt = 0
     private var sent = 0
     private var retried = false
@@ -45,6 +47,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     /// Sends the request on an idle pooled connection, else on a new one.
     func start() {
         if let pooled = upstream.idleConnection(to: target, on: context.eventLoop), pooled.begin(upstreamHead, sink: self) {
+            connection = pooled
             return
         }
         connectAndSend()
@@ -56,11 +59,22 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     }
 
     /// The client went away: the exchange ends, and the upstream connection with it unless the
-    /// response is already over.
+    /// response is already over (before the response head: the connection closes, so an origin
+    /// that takes its time, a long poll say, does not keep it for nobody).
     func clientGone() {
         guard !done else { return }
         done = true
-        control?.abandon()
+        if let control {
+            control.abandon()
+        } else {
+            connection?.close()
+        }
+        var line = RequestLogLine(
+            method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
+            started: started
+        )
+        line.add("error", "the client went away")
+        line.log(to: logger)
     }
 
     func receivedHead(_ head: HTTPResponseHead, control: UpstreamExchangeControl) {
@@ -105,7 +119,10 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         upstream.connect(to: target, on: context.eventLoop).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
-                if !connection.begin(self.upstreamHead, sink: self) {
+                guard !self.done else { return connection.close() }  // the client is gone already
+                if connection.begin(self.upstreamHead, sink: self) {
+                    self.connection = connection
+                } else {
                     self.failed(UpstreamError("\(self.target) closed the new connection"))
                 }
             case .failure(let error):

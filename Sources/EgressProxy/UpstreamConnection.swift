@@ -46,6 +46,11 @@ final class UpstreamConnection: Sendable {
         handler.value.begin(head, body: [], sink: sink, reusable: { [self] in idle?(self) })
     }
 
+    /// Closes the connection (an exchange on it fails; it is never reused).
+    func close() {
+        channel.close(promise: nil)
+    }
+
     /// Sends `request` and returns the response once its head has arrived; the body follows.
     /// Throws ``StaleConnection`` when the connection turned out closed before anything of the
     /// request was consumed (sending it on another connection is then safe).

@@ -208,6 +208,44 @@ extension GateRegressionTests {
     }
 }
 
+extension GateRegressionTests {
+    /// A client that goes away (a reset: a half-close still waits for the answer) while its
+    /// request waits on a slow origin (a long poll) takes the upstream connection along, instead
+    /// of leaving it open for nobody.
+    @Test func aVanishedClientsUpstreamConnectionCloses() async throws {
+        let origin = SilentOrigin(closed: MultiThreadedEventLoopGroup.singleton.next().makePromise())
+        let server = try await rawOrigin(origin)
+        let port = try #require(server.localAddress?.port)
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port, resetOnClose: true) { _, outbound in
+            try await outbound.write(ByteBuffer(string: "GET /poll HTTP/1.1\r\nHost: out.example\r\n\r\n"))
+            try await EmbeddedSupport.within(.seconds(20), "the request at the origin") {
+                while !origin.asked.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }  // the client closes here
+        try await EmbeddedSupport.within(.seconds(20), "the upstream connection to close") { try await origin.closed.futureResult.get() }
+        try? await server.close()
+    }
+}
+
+/// Takes requests and never answers; says when a connection of it closes.
+private final class SilentOrigin: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let asked = Mutex(false)
+    let closed: EventLoopPromise<Void>
+
+    init(closed: EventLoopPromise<Void>) {
+        self.closed = closed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        asked.withLock { $0 = true }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed.succeed()
+    }
+}
+
 /// Reads a request's head, answers 413 at once and closes, as an origin with an upload limit.
 private final class EarlyRefusingOrigin: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer

@@ -4,15 +4,20 @@ import NIOCore
 import NIOPosix
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import EgressProxy
 
 /// A whole HTTP connection of the proxy (``RequestGate`` and ``HTTPExchangeLoop``) on loopback,
 /// with a raw client: the connection's original destination is `127.0.0.1:destinationPort`, which
-/// the proxy may dial. Finishing the client's writer half-closes the connection.
+/// the proxy may dial. Finishing the client's writer half-closes the connection; with
+/// `resetOnClose`, the client's close is a reset.
 enum LoopbackHTTPProxy {
     static func with(
         rules: InterceptionRules, destinationPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
-        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
+        resetOnClose: Bool = false, _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
@@ -41,6 +46,10 @@ enum LoopbackHTTPProxy {
                     )
                 }
             }
+        if resetOnClose, let socket = client.channel as? any SocketOptionProvider {
+            // SO_LINGER 0: closing sends a reset, as a client that crashed or was killed.
+            try await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
         try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
         try? await front.close()
     }
