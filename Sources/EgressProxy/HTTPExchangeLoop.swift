@@ -122,8 +122,9 @@ enum HTTPExchangeLoop {
         return keepAlive
     }
 
-    /// Whether a request head announces a body (a length above zero, or a transfer coding).
-    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
+    /// Whether a request head announces a body (a length above zero, or a transfer coding): the
+    /// one test of it, shared with ``RequestGate`` (which serves the requests without one).
+    static func hasBody(_ head: HTTPRequestHead) -> Bool {
         if head.headers.contains(name: "transfer-encoding") { return true }
         return head.headers.first(name: "content-length").map { $0 != "0" } ?? false
     }

@@ -43,6 +43,10 @@ final class RequestGate: ChannelDuplexHandler {
     /// Events that came while requests were in flight here: passed on after them.
     private var held: [HeldEvent] = []
     private var draining = false
+    /// The write of the last response's end: held events (the client's end of input above all,
+    /// on which the exchange loop closes the connection) go on only once it completed, as closing
+    /// sooner would drop the tail of the response still queued.
+    private var responseEndWrite: EventLoopFuture<Void>?
 
     init(services: ProxyServices, connection: ConnectionContext) {
         self.services = services
@@ -61,8 +65,11 @@ final class RequestGate: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
-        guard case .delegated(let requestEnded, _) = state, case .end = unwrapOutboundIn(data) else { return }
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        let written = promise ?? context.eventLoop.makePromise()
+        responseEndWrite = written.futureResult
+        context.write(data, promise: written)
+        guard case .delegated(let requestEnded, _) = state else { return }
         if requestEnded {
             // The exchange loop's response is out: the next request may be routed.
             state = .idle
@@ -153,15 +160,18 @@ final class RequestGate: ChannelDuplexHandler {
         // The exchange loop reads what was passed on once the read is complete.
         if passedOn { context.fireChannelReadComplete() }
         guard waiting.isEmpty else { return }
-        if case .idle = state {
+        if case .idle = state, !held.isEmpty {
             let events = held
             held = []
-            for event in events {
-                switch event {
-                case .inputClosed: context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-                case .error(let error): context.fireErrorCaught(error)
+            let release = {
+                for event in events {
+                    switch event {
+                    case .inputClosed: context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+                    case .error(let error): context.fireErrorCaught(error)
+                    }
                 }
             }
+            if let pending = responseEndWrite { pending.assumeIsolated().whenComplete { _ in release() } } else { release() }
         }
         if readPending {
             readPending = false
@@ -171,9 +181,7 @@ final class RequestGate: ChannelDuplexHandler {
 
     /// The gate's own exchange for `head`, if the gate serves it.
     private func exchange(for head: HTTPRequestHead, context: ChannelHandlerContext) -> (any GateExchange)? {
-        guard !head.headers.contains(name: "transfer-encoding"), head.headers.first(name: "content-length").map({ $0 == "0" }) ?? true,
-              head.method != .CONNECT
-        else { return nil }
+        guard !HTTPExchangeLoop.hasBody(head), head.method != .CONNECT else { return nil }
         var authority = head.headers.first(name: "host")
         var path = head.uri
         if let absolute = AbsoluteURL(head.uri) {
@@ -205,10 +213,12 @@ final class RequestGate: ChannelDuplexHandler {
     /// Ends a response that an exchange of the gate wrote; with `closing`, the connection closes
     /// once the end (and everything before it) has gone out, not before.
     static func endResponse(_ context: ChannelHandlerContext, closing: Bool) {
-        guard closing else { return context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
-        let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        (context.handler as? RequestGate)?.responseEndWrite = written.futureResult
+        if closing {
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
     }
 
