@@ -29,6 +29,9 @@ public final class Container: Sendable {
         /// How the last run ended.
         var outcome: Result<Void, ContainerError>?
         var monitors: [CheckedContinuation<Void, any Error>] = []
+
+        /// The run while its init lives.
+        var live: ContainerRun? { exited ? nil : run }
     }
 
     /// A `destroy` of the current run, and the reason given to it.
@@ -43,7 +46,7 @@ public final class Container: Sendable {
 
     /// Whether the container's entrypoint runs (true once ``start(_:)`` returned, until it ends).
     public var running: Bool {
-        state.withLock { $0.run != nil && !$0.exited }
+        state.withLock { $0.live != nil }
     }
 
     /// Starts the entrypoint and returns once it was executed (not once it is ready). Throws
@@ -107,7 +110,7 @@ public final class Container: Sendable {
     /// Sends signal `number` (1...64) to the entrypoint; `SIGKILL` (9) ends the whole container.
     public func signal(_ number: Int32) throws {
         guard (1...64).contains(number) else { throw ContainerError.invalidSignal(number) }
-        let run = state.withLock { $0.exited ? nil : $0.run }
+        let run = state.withLock { $0.live }
         guard let run else { throw ContainerError.notRunning }
         run.initProcess.send(number)
     }
@@ -119,7 +122,7 @@ public final class Container: Sendable {
         let (run, active) = state.withLock { state in
             guard state.run != nil || state.starting else { return (ContainerRun?.none, false) }
             if state.destroyRequest == nil, !state.exited { state.destroyRequest = DestroyRequest(reason: reason) }
-            return (state.exited ? nil : state.run, true)
+            return (state.live, true)
         }
         guard active else { return }
         run?.initProcess.kill()
@@ -138,12 +141,12 @@ public final class Container: Sendable {
 
     /// The host pid of the running container's init.
     var initProcessID: pid_t? {
-        state.withLock { $0.exited ? nil : $0.run?.initProcess.pid }
+        state.withLock { $0.live?.initProcess.pid }
     }
 
     /// The network namespace of the running container, for sockets made inside it.
     var networkNamespacePath: String? {
-        state.withLock { $0.exited ? nil : $0.run?.initProcess.networkNamespacePath }
+        state.withLock { $0.live?.initProcess.networkNamespacePath }
     }
 
     /// Routes the container's plain HTTP requests to `target` (hostname, glob, IP, IP:port, CIDR)

@@ -22,11 +22,19 @@ struct ContainerTrust {
 
     /// The proxy's CA certificate (PEM).
     let certificatePEM: String
+    /// The host's root bundle, read once (a few hundred KiB, needed by every start).
+    private let hostRoots: String
+
+    init(certificatePEM: String) {
+        self.certificatePEM = certificatePEM
+        hostRoots = Self.firstBundle(Self.systemBundles)
+    }
 
     /// The files added to the container's `/etc`. The roots come from the root directory's own
     /// bundle when it has one, else from the host's.
     func files(hostname: String, rootDirectory: String?) -> [ContainerInit.File] {
-        let roots = Self.systemRoots(rootDirectory: rootDirectory)
+        let imageRoots = rootDirectory.map { root in Self.firstBundle(Self.systemBundles.compactMap { Self.resolve($0, inside: root) }) }
+        let roots = imageRoots.flatMap { $0.isEmpty ? nil : $0 } ?? hostRoots
         let bundle = roots + (roots.hasSuffix("\n") || roots.isEmpty ? "" : "\n") + certificatePEM
         let resolver = "# Egress: the container's DNS stub\nnameserver 127.0.0.1\nnameserver ::1\noptions edns0 timeout:2 attempts:2\n"
         let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 \(hostname)\n"
@@ -48,9 +56,9 @@ struct ContainerTrust {
         return merged
     }
 
-    private static func systemRoots(rootDirectory: String?) -> String {
-        let candidates = (rootDirectory.map { root in systemBundles.compactMap { resolve($0, inside: root) } } ?? []) + systemBundles
-        for path in candidates {
+    /// The contents of the first of `paths` that holds a certificate, or "".
+    private static func firstBundle(_ paths: [String]) -> String {
+        for path in paths {
             if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("BEGIN CERTIFICATE") {
                 return text
             }

@@ -34,6 +34,22 @@ final class ContainerFilesTests: XCTestCase {
         XCTAssertNil(ContainerTrust.resolve("/etc/ssl/certs", inside: root), "a directory is not a bundle")
     }
 
+    func testTheBundleHoldsTheImagesRootsOrTheHostsAndTheCA() throws {
+        let trust = ContainerTrust(certificatePEM: "-----BEGIN CERTIFICATE-----\nEGRESS CA\n-----END CERTIFICATE-----\n")
+        func bundle(_ root: String?) -> String {
+            let file = trust.files(hostname: "h", rootDirectory: root).first { $0.path == "cloudflare/certs/ca-bundle.crt" }
+            return String(decoding: file?.contents ?? [], as: UTF8.self)
+        }
+        let image = try TemporaryDirectory("egress-image-roots")
+        try FileManager.default.createDirectory(atPath: image.path("etc/ssl/certs"), withIntermediateDirectories: true)
+        try image.write("-----BEGIN CERTIFICATE-----\nIMAGE ROOT\n-----END CERTIFICATE-----", to: "etc/ssl/certs/ca-certificates.crt")
+        XCTAssertEqual(bundle(image.url.path), "-----BEGIN CERTIFICATE-----\nIMAGE ROOT\n-----END CERTIFICATE-----\n" + trust.certificatePEM)
+        let host = try String(contentsOfFile: "/etc/ssl/certs/ca-certificates.crt", encoding: .utf8)
+        XCTAssertTrue(bundle(nil).hasPrefix(host) && bundle(nil).hasSuffix("EGRESS CA\n-----END CERTIFICATE-----\n"))
+        let bare = try TemporaryDirectory("egress-image-bare")
+        XCTAssertEqual(bundle(bare.url.path), bundle(nil), "an image without roots gets the host's")
+    }
+
     func testAScratchDirectoryOfALiveHostIsNotTaken() throws {
         let directory = try TemporaryDirectory("egress-claim")
         let scratch = directory.path("containers/busy")
