@@ -5,7 +5,8 @@ import Synchronization
 ///
 /// Safe to call from any thread. Concurrent requests for the same name mint once (the others wait
 /// for that mint); different names mint in parallel. A leaf is minted again when a quarter or
-/// less of its validity remains.
+/// less of the minter's ``LeafMinter/validity`` remains, unless it already ends with the CA (a
+/// new one could not last longer).
 public final class LeafCertificateCache: Sendable {
     /// The minter behind the cache.
     public let minter: LeafMinter
@@ -13,6 +14,8 @@ public final class LeafCertificateCache: Sendable {
     public let capacity: Int
 
     private let state: Mutex<State>
+    /// When the CA ends: no leaf outlives it.
+    private let authorityEnd: Date
     private let mints = Atomic<Int>(0)
     private let hits = Atomic<Int>(0)
 
@@ -21,6 +24,7 @@ public final class LeafCertificateCache: Sendable {
         self.minter = minter
         self.capacity = max(1, capacity)
         self.state = Mutex(State())
+        self.authorityEnd = minter.authority.certificate.notAfter
     }
 
     /// The leaf for `name` (an SNI or an address), minted on first use.
@@ -29,7 +33,7 @@ public final class LeafCertificateCache: Sendable {
         let slot = state.withLock { $0.slot(for: leafName, capacity: capacity) }
         let renewal = minter.validity / 4
         return try slot.leaf.withLock { (current: inout MintedLeaf?) throws(CertificateError) -> MintedLeaf in
-            if let current, current.notAfter.timeIntervalSince(now) > renewal {
+            if let current, current.notAfter.timeIntervalSince(now) > renewal || current.notAfter >= authorityEnd {
                 hits.add(1, ordering: .relaxed)
                 return current
             }

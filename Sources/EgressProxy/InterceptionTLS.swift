@@ -9,7 +9,9 @@ import Synchronization
 package final class InterceptionTLS: UpstreamTLS {
     private let certificates: LeafCertificateCache
     private let upstreamContext: TLSContext
-    private let serverContexts: Mutex<[String: TLSContext]> = Mutex([:])
+    /// A context per leaf, reused only while the cache still hands out that leaf (so a renewed
+    /// leaf gets a new context).
+    private let serverContexts: Mutex<[LeafName: (leaf: MintedLeaf, context: TLSContext)]> = Mutex([:])
     /// The most server contexts kept; past it the cache starts again (leaves stay cached).
     private let serverContextLimit: Int
 
@@ -24,14 +26,14 @@ package final class InterceptionTLS: UpstreamTLS {
     /// A server context presenting the leaf for `name` (an SNI, or an address for clients that
     /// send none) followed by the CA.
     package func serverContext(for name: String) throws -> TLSContext {
-        if let cached = serverContexts.withLock({ $0[name] }) { return cached }
         let leaf = try certificates.leaf(for: name)
+        if let cached = serverContexts.withLock({ $0[leaf.name] }), cached.leaf === leaf { return cached.context }
         let context = try TLSContext.server(
             certificate: leaf.certificate.pointer, chain: leaf.chain.map(\.pointer), privateKey: leaf.privateKey.pointer
         )
         serverContexts.withLock { contexts in
             if contexts.count >= serverContextLimit { contexts.removeAll(keepingCapacity: true) }
-            contexts[name] = context
+            contexts[leaf.name] = (leaf, context)
         }
         return context
     }

@@ -65,6 +65,19 @@ import Testing
         let renewed = try cache.leaf(for: "example.com", now: later)
         #expect(first !== renewed)
         #expect(renewed.certificate.notAfter > first.certificate.notAfter)
+        let kept = try cache.leaf(for: "example.com", now: later.addingTimeInterval(minter.validity * 0.7))
+        #expect(kept === renewed, "kept while more than a quarter of its validity remains")
+    }
+
+    /// Leaves of a CA about to end end with it; minting again cannot make them last longer, so
+    /// the cache keeps them instead of minting on every call.
+    @Test func leavesCappedByTheCAAreNotMintedOnEveryCall() throws {
+        let cache = LeafCertificateCache(minter: minter)
+        let nearTheEnd = minter.authority.certificate.notAfter.addingTimeInterval(-3600)
+        let first = try cache.leaf(for: "example.com", now: nearTheEnd)
+        let second = try cache.leaf(for: "example.com", now: nearTheEnd.addingTimeInterval(60))
+        #expect(first === second)
+        #expect(cache.statistics.mints == 1)
     }
 
     @Test func invalidNamesAreRefusedAndNotCached() throws {
