@@ -69,12 +69,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         } else {
             connection?.close()
         }
-        var line = RequestLogLine(
-            method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
-            started: started
-        )
-        line.add("error", "the client went away")
-        line.log(to: logger)
+        log(error: "the client went away")
     }
 
     func receivedHead(_ head: HTTPResponseHead, control: UpstreamExchangeControl) {
@@ -132,11 +127,10 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     }
 
     private func answerBadGateway(_ error: any Error) {
-        let message = ByteBuffer(string: ProxyResponses.upstreamFailedMessage(target.description, error))
-        var head = HTTPResponseHead(version: request.version, status: .badGateway)
-        head.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        head.headers.add(name: "Content-Length", value: String(message.readableBytes))
-        if !request.isKeepAlive { head.headers.add(name: "Connection", value: "close") }
+        let response = ProxyResponses.upstreamFailed(target.description, error)
+        let message = response.body.inMemory ?? ByteBuffer()
+        var head = HTTPConversion.clientHead(response.head, version: request.version, knownLength: message.readableBytes)
+        if !request.isKeepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
         status = head.status.code
         sent = message.readableBytes
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
@@ -148,12 +142,17 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     private func end(error: (any Error)?) {
         guard !done else { return }
         done = true
+        log(error: error.map { "\($0)" })
+        finished(requestEnded)
+    }
+
+    /// The decision line of the exchange.
+    private func log(error: String?) {
         var line = RequestLogLine(
             method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
             started: started
         )
-        if let error { line.add("error", "\(error)") }
+        if let error { line.add("error", error) }
         line.log(to: logger)
-        finished(requestEnded)
     }
 }

@@ -27,11 +27,11 @@ enum HTTPConversion {
 
     /// The request head to send upstream: `Host` first, hop-by-hop fields left out.
     static func upstreamHead(
-        _ request: HTTPRequest, hostOverride: String? = nil, knownLength: Int? = nil, close: Bool = false
+        _ request: HTTPRequest, knownLength: Int? = nil, close: Bool = false
     ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headerFields.count + 2)
-        if let host = hostOverride ?? request.authority { headers.add(name: "Host", value: host) }
+        if let host = request.authority { headers.add(name: "Host", value: host) }
         let hopByHop = HopByHopFields(connectionValues: request.headerFields[values: .connection])
         for field in request.headerFields
         where !hopByHop.contains(field.name.canonicalName) && field.name != .expect && field.name.canonicalName != "host" {
@@ -67,7 +67,7 @@ enum HTTPConversion {
     }
 
     /// The request head to send upstream for a client's wire head, without going through
-    /// swift-http-types (the direct forwarding path): the same fields ``upstreamHead(_:hostOverride:)``
+    /// swift-http-types (the direct forwarding path): the same fields ``upstreamHead(_:knownLength:close:)``
     /// would send, `Host` first (`authority`), the target in origin form (`path`).
     static func upstreamHead(forwarding head: HTTPRequestHead, authority: String?, path: String) -> HTTPRequestHead {
         var headers = HTTPHeaders()

@@ -52,6 +52,6 @@ struct RequestLogLine {
 
     /// Logs the line at `info`.
     func log(to logger: Logger) {
-        logger.info("\(text)")
+        logger.info(Logger.Message(stringLiteral: text))
     }
 }

@@ -73,9 +73,9 @@ package final class UpstreamClient: Sendable {
 
     private func release(_ connection: UpstreamConnection, to key: PoolKey) {
         idle.withLock { idle in
-            var connections = idle[key, default: []].filter { !$0.isClosed }
-            if connections.count < idleLimit { connections.append(connection) }
-            idle[key] = connections
+            // Closed ones are skipped when taken; they are swept here only when the pool is full.
+            if idle[key, default: []].count >= idleLimit { idle[key]?.removeAll { $0.isClosed } }
+            if idle[key, default: []].count < idleLimit { idle[key, default: []].append(connection) }
         }
     }
 

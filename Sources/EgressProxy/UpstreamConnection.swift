@@ -37,9 +37,6 @@ final class UpstreamConnection: Sendable {
     /// Whether the connection has ended (its server closed it, or an exchange failed).
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// The event loop that serves the connection.
-    var eventLoop: any EventLoop { channel.eventLoop }
-
     /// Starts an exchange without a body from the connection's event loop, the response going
     /// to `sink`; false (nothing sent) if the connection is closed or busy.
     func begin(_ head: HTTPRequestHead, sink: any UpstreamResponseSink) -> Bool {

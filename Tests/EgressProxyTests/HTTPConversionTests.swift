@@ -103,10 +103,10 @@ import Workers
         #expect(HTTPConversion.requestTarget("") == "/")
     }
 
-    @Test func upstreamHeadHostOverrideAndDefaults() {
+    @Test func upstreamHeadDefaults() {
         let request = HTTPRequest(method: .get, scheme: "http", authority: "client.example", path: nil, headerFields: [.accept: "a"])
-        let upstream = HTTPConversion.upstreamHead(request, hostOverride: "local.service:9000")
-        #expect(lines(upstream.headers) == ["Host: local.service:9000", "Accept: a"])
+        let upstream = HTTPConversion.upstreamHead(request)
+        #expect(lines(upstream.headers) == ["Host: client.example", "Accept: a"])
         #expect(upstream.uri == "/", "a missing path is /")
         let noAuthority = HTTPRequest(method: .get, scheme: "http", authority: nil, path: "/x", headerFields: [:])
         #expect(HTTPConversion.upstreamHead(noAuthority).headers.isEmpty)
