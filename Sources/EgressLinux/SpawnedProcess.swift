@@ -40,16 +40,20 @@ public final class SpawnedProcess: Sendable {
     /// The exit status once the process has ended (128 + the signal number if a signal ended
     /// it), else nil. Does not wait.
     public var exitStatus: Int32? {
-        status.withLock { status in
-            if status == nil {
-                var raw: Int32 = 0
-                if waitpid(pid, &raw, WNOHANG) == pid {
-                    let signal = raw & 0x7F
-                    status = signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
-                }
+        status.withLock { status in Self.reap(pid, into: &status) }
+    }
+
+    /// Reaps `pid` if it has ended (recording its status once); the caller holds the lock, so
+    /// the pid cannot be reaped, and reused, behind its back.
+    private static func reap(_ pid: pid_t, into status: inout Int32?) -> Int32? {
+        if status == nil {
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                let signal = raw & 0x7F
+                status = signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
             }
-            return status
         }
+        return status
     }
 
     /// Whether the process is still running.
@@ -67,6 +71,8 @@ public final class SpawnedProcess: Sendable {
 
     /// Sends `signal` to the process (nothing once it has ended).
     public func send(_ signal: Int32) {
-        if isRunning { kill(pid, signal) }
+        status.withLock { status in
+            if Self.reap(pid, into: &status) == nil { kill(pid, signal) }
+        }
     }
 }
