@@ -67,9 +67,8 @@ struct ConfiguredProxy: Service {
             let services = server.services
             services.rules.replace(with: next.snapshot(upstream: services.upstream, destinationGuard: services.destinationGuard))
             logger.info("reloaded", metadata: ["rules": .stringConvertible(next.rules.count), "internet": .stringConvertible(next.internet)])
-            if next.listen != configuration.listen || next.mode != configuration.mode || next.stateDirectory != configuration.stateDirectory {
-                logger.warning("listen, mode and certificate settings apply at the next start, not on reload")
-            }
+            // Only the rules and internet apply live; say so rather than diff every other key.
+            logger.info("other settings (listen, mode, CA, upstream, env, sniff and idle timeouts) apply at the next start")
         } catch {
             logger.error("reload refused; the running configuration stays", metadata: ["error": .string("\(error)")])
         }
