@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "CEgressLinux"),
         .target(
             name: "EgressLinux",
-            dependencies: ["CEgressLinux", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CEgressLinux", "EgressRules", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // Containers: process trees in their own network, pid and mount namespaces whose only way
@@ -181,6 +181,8 @@ let package = Package(
             name: "EgressProxyTests",
             dependencies: [
                 "EgressProxy",
+                "EgressLinux",
+                "EgressRules",
                 "EgressTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,6 +195,7 @@ let package = Package(
             dependencies: [
                 "Containers",
                 "EgressLinux",
+                "EgressRules",
                 "EgressTesting",
                 "Workers",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -211,6 +214,7 @@ let package = Package(
             name: "EgressLinuxTests",
             dependencies: [
                 "EgressLinux",
+                "EgressRules",
                 "EgressTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import Foundation
 
 /// The network of a container: its namespace has only loopback, every destination routes to

@@ -1,5 +1,7 @@
 import CEgressLinux
+import EgressRules
 import Glibc
+import NIOCore
 
 /// An IP address and a TCP port: where a connection was going, or where a socket is bound.
 public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -16,15 +18,25 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// The address as 4 or 16 bytes in network order.
     public var addressBytes: [UInt8] {
-        address.bytes
+        address.networkBytes
     }
 
     /// "203.0.113.10:80" or "[2001:db8::10]:443".
     public var description: String {
-        switch address {
-        case .v4: "\(address):\(port)"
-        case .v6: "[\(address)]:\(port)"
+        address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
+    }
+
+    /// The endpoint of a NIO socket address, an IPv4-mapped address given as IPv4; nil for a
+    /// Unix socket.
+    public init?(_ socketAddress: SocketAddress) {
+        let address: IPAddress?
+        switch socketAddress {
+        case .v4(let v4): address = withUnsafeBytes(of: v4.address.sin_addr) { IPAddress(networkBytes: $0) }
+        case .v6(let v6): address = withUnsafeBytes(of: v6.address.sin6_addr) { IPAddress(networkBytes: $0) }
+        case .unixDomainSocket: address = nil
         }
+        guard let address, let port = socketAddress.port.flatMap(UInt16.init(exactly:)) else { return nil }
+        self.init(address: address.normalized, port: port)
     }
 
     /// The socket's local address (`getsockname`).
@@ -44,16 +56,16 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The endpoint a C helper filled in.
     init(_ endpoint: egress_endpoint) {
         let bytes = withUnsafeBytes(of: endpoint.address) { Array($0) }
-        let address = IPAddress(bytes: endpoint.family == AF_INET ? Array(bytes.prefix(4)) : bytes) ?? .anyV6
+        let address = IPAddress(networkBytes: endpoint.family == AF_INET ? bytes.prefix(4) : bytes[...]) ?? .anyV6
         self.init(address: address, port: endpoint.port)
     }
 
     /// The endpoint for the C helpers.
     var cValue: egress_endpoint {
         var endpoint = egress_endpoint()
-        endpoint.family = address.family.socketFamily
+        endpoint.family = address.socketFamily
         endpoint.port = port
-        let bytes = address.bytes
+        let bytes = address.networkBytes
         withUnsafeMutableBytes(of: &endpoint.address) { raw in
             raw.copyBytes(from: bytes)
         }

@@ -1,4 +1,5 @@
 import CEgressLinux
+import EgressRules
 
 /// The addresses of this process's network namespace, asked of the kernel.
 public enum LocalAddresses {

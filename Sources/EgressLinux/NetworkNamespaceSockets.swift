@@ -1,4 +1,5 @@
 import CEgressLinux
+import EgressRules
 
 /// Sockets made inside another network namespace, without moving the calling thread there.
 ///
@@ -37,12 +38,12 @@ public enum NetworkNamespaceSockets {
         return fd
     }
 
-    /// An unconnected TCP socket of `family` inside the namespace at `path`: non-blocking,
-    /// close-on-exec. Whatever it connects to is reached through that namespace's interfaces and
-    /// routes. The caller owns the descriptor.
-    public static func createSocket(inNetworkNamespace path: String, family: IPAddress.Family) throws -> CInt {
+    /// An unconnected TCP socket inside the namespace at `path`, of the family that reaches
+    /// `address` (IPv4 or IPv6): non-blocking, close-on-exec. Whatever it connects to is reached
+    /// through that namespace's interfaces and routes. The caller owns the descriptor.
+    public static func createSocket(inNetworkNamespace path: String, reaching address: IPAddress) throws -> CInt {
         var fd: CInt = -1
-        try LinuxError.check(egress_socket_in_namespace(path, family.socketFamily, &fd))
+        try LinuxError.check(egress_socket_in_namespace(path, address.socketFamily, &fd))
         return fd
     }
 

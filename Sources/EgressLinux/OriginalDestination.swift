@@ -1,4 +1,5 @@
 import CEgressLinux
+import EgressRules
 import Glibc
 import NIOCore
 
@@ -36,13 +37,10 @@ public enum OriginalDestination {
     /// ``LinuxError``: `ENOTSOCK` for any other channel, `ENOENT` when the connection was not
     /// redirected.
     public static func of(channel: any Channel) -> EventLoopFuture<IPEndpoint> {
-        guard let provider = channel as? any SocketOptionProvider,
-              let text = channel.localAddress?.ipAddress,
-              let local = IPAddress(text)
-        else {
+        guard let provider = channel as? any SocketOptionProvider, let local = channel.localAddress.flatMap(IPEndpoint.init) else {
             return channel.eventLoop.makeFailedFuture(LinuxError(operation: "original destination of a channel", code: ENOTSOCK))
         }
-        let isIPv4 = local.unmapped.family == .v4
+        let isIPv4 = local.address.isIPv4
         let operation = isIPv4 ? "getsockopt(SO_ORIGINAL_DST)" : "getsockopt(IP6T_SO_ORIGINAL_DST)"
         let answer: EventLoopFuture<sockaddr_storage> = provider.unsafeGetSocketOption(
             level: NIOBSDSocket.OptionLevel(rawValue: isIPv4 ? SOL_IP : SOL_IPV6),

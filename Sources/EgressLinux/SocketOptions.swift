@@ -1,5 +1,6 @@
 import CEgressLinux
 import Glibc
+import NIOCore
 
 /// Socket options a proxy sets on its upstream and listening sockets.
 public enum SocketOptions {
@@ -31,14 +32,16 @@ public enum SocketOptions {
         return enabled != 0
     }
 
-    /// The socket's address family (`SO_DOMAIN`).
-    public static func family(of socket: CInt) throws -> IPAddress.Family {
-        var family: Int32 = 0
-        try LinuxError.check(egress_socket_family(socket, &family))
-        switch family {
-        case AF_INET: return .v4
-        case AF_INET6: return .v6
-        default: throw LinuxError(operation: "getsockopt(SO_DOMAIN)", code: EAFNOSUPPORT)
-        }
+    /// `SO_MARK` as a NIO channel option, for sockets NIO makes (a `ClientBootstrap`'s).
+    public static let markChannelOption = ChannelOptions.Types.SocketOption(
+        level: .init(rawValue: SOL_SOCKET), name: .init(rawValue: SO_MARK)
+    )
+
+    /// `IP_TRANSPARENT` (IPv4) or `IPV6_TRANSPARENT` (IPv6, which covers IPv4 on a dual-stack
+    /// socket too) as a NIO channel option, for a listener NIO binds.
+    public static func transparentChannelOption(ipv6: Bool) -> ChannelOptions.Types.SocketOption {
+        ipv6
+            ? .init(level: .init(rawValue: CInt(SOL_IPV6)), name: .init(rawValue: CInt(IPV6_TRANSPARENT)))
+            : .init(level: .init(rawValue: CInt(SOL_IP)), name: .init(rawValue: CInt(IP_TRANSPARENT)))
     }
 }

@@ -1,3 +1,4 @@
+import EgressLinux
 import EgressRules
 import Workers
 
@@ -107,10 +108,10 @@ package struct ForwardWorker: WorkerEntrypoint {
     }
 
     /// Parses `203.0.113.7:443` or `[2001:db8::7]:443`.
-    private static func destination(_ text: String) -> EgressProxy.Destination? {
+    private static func destination(_ text: String) -> IPEndpoint? {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
         var host = text[..<colon]
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return IPAddress(String(host)).map { EgressProxy.Destination(address: $0, port: port) }
+        return IPAddress(String(host)).map { IPEndpoint(address: $0, port: port) }
     }
 }

@@ -91,7 +91,7 @@ struct ConnectionHandoff {
             .connectTimeout(.seconds(10))
             .channelOption(.allowRemoteHalfClosure, value: true)
         if let mark = services.upstreamMark {
-            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
+            bootstrap = bootstrap.channelOption(SocketOptions.markChannelOption, value: SocketOptionValue(Int32(bitPattern: mark)))
         }
         let log = PassThroughLog(logger: connection.logger, kind: kind, serverName: serverName)
         let services = self.services

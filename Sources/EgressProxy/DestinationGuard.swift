@@ -30,7 +30,7 @@ package struct DestinationGuard: Sendable {
     }
 
     /// Why `destination` may not be dialled, or nil if it may.
-    package func refusal(for destination: Destination) -> String? {
+    package func refusal(for destination: IPEndpoint) -> String? {
         if allowed.contains(where: { $0.contains(destination.address) }) { return nil }
         if let range = refused.first(where: { $0.network.contains(destination.address) }) { return "\(range.reason) destination" }
         return localAddresses.contains(destination.address) ? "local address (of the proxy's host)" : nil
@@ -40,18 +40,14 @@ package struct DestinationGuard: Sendable {
 /// Whether addresses belong to the proxy's network namespace, each answer kept for a few
 /// seconds: asking the kernel costs a socket, a bind and a close, and forwarding asks per request.
 private final class LocalAddressCache: Sendable {
-    private let answers = Mutex<[EgressRules.IPAddress: (local: Bool, until: ContinuousClock.Instant)]>([:])
+    private let answers = Mutex<[IPAddress: (local: Bool, until: ContinuousClock.Instant)]>([:])
     private static let lifetime = Duration.seconds(5)
     private static let capacity = 4096
 
-    func contains(_ address: EgressRules.IPAddress) -> Bool {
+    func contains(_ address: IPAddress) -> Bool {
         let now = ContinuousClock.now
         if let known = answers.withLock({ $0[address] }), known.until > now { return known.local }
-        let bytes: [UInt8] = switch address.normalized {
-        case .v4(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
-        case .v6(let value): withUnsafeBytes(of: value.bigEndian) { Array($0) }
-        }
-        let local = EgressLinux.IPAddress(bytes: bytes).map(LocalAddresses.contains) ?? false
+        let local = LocalAddresses.contains(address)
         answers.withLock { answers in
             if answers.count >= Self.capacity { answers.removeAll(keepingCapacity: true) }
             answers[address] = (local, now + Self.lifetime)

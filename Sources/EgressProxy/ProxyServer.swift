@@ -1,3 +1,4 @@
+import EgressLinux
 import Logging
 import NIOCore
 import NIOPosix
@@ -29,10 +30,7 @@ package final class ProxyServer: Sendable {
     @discardableResult
     package func listen(on address: SocketAddress, mode: CaptureMode) async throws -> SocketAddress {
         var bootstrap = serverBootstrap(mode: mode)
-        if mode == .tproxy {
-            let transparent = address.protocol == .inet6
-                ? ChannelOptions.Types.SocketOption(level: .init(rawValue: CInt(SOL_IPV6)), name: .init(rawValue: 75))  // IPV6_TRANSPARENT
-                : ChannelOptions.Types.SocketOption(level: .init(rawValue: CInt(SOL_IP)), name: .init(rawValue: 19))  // IP_TRANSPARENT
+        if let transparent = mode.listenerOption(ipv6: address.protocol == .inet6) {
             bootstrap = bootstrap.serverChannelOption(transparent, value: 1)
         }
         let channel = try await bootstrap.bind(to: address).get()
@@ -111,8 +109,8 @@ package final class ProxyServer: Sendable {
         channel.closeFuture.whenComplete { [self] _ in
             _ = connections.withLock { $0.removeValue(forKey: id) }
         }
-        return OriginalDestination.lookup(channel, mode: mode).flatMapThrowing { destination in
-            let source = channel.remoteAddress.flatMap { try? OriginalDestination.destination(of: $0).description } ?? "?"
+        return mode.originalDestination(of: channel).flatMapThrowing { destination in
+            let source = channel.remoteAddress.flatMap(IPEndpoint.init)?.description ?? "?"
             var logger = services.logger
             logger[metadataKey: "conn"] = .stringConvertible(id)
             logger[metadataKey: "src"] = .string(source)

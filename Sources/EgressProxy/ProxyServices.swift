@@ -55,7 +55,7 @@ package struct ConnectionContext: Sendable {
     /// The client's address and port.
     package var source: String
     /// Where the client was going before the redirect.
-    package let destination: Destination
+    package let destination: IPEndpoint
     /// The destination's address as text (`203.0.113.7`, `2001:db8::7`), formatted once.
     package let destinationHost: String
     /// The destination as text (`203.0.113.7:443`, `[2001:db8::7]:443`), formatted once.
@@ -72,7 +72,7 @@ package struct ConnectionContext: Sendable {
     package var executor: EventLoopTaskExecutor
 
     package init(
-        source: String, destination: Destination, scheme: String, serverName: String? = nil, logger: Logger,
+        source: String, destination: IPEndpoint, scheme: String, serverName: String? = nil, logger: Logger,
         eventLoop: any EventLoop
     ) {
         self.eventLoop = eventLoop

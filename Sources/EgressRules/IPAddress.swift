@@ -10,11 +10,21 @@
 public enum IPAddress: Sendable {
     /// An IPv4 address, most significant octet first (`10.0.0.1` is `0x0A00_0001`).
     case v4(UInt32)
-    /// An IPv6 address, most significant byte first (`::1` is `1`).
-    case v6(UInt128)
+    /// An IPv6 address in two halves, most significant first (`::1` is `high: 0, low: 1`).
+    ///
+    /// Two 64-bit halves rather than one `UInt128`: a `UInt128` (16-byte aligned) inside an enum
+    /// payload is miscompiled into misaligned SSE loads and stores on Linux x86_64 by the Swift
+    /// 6.3 toolchain in debug builds, which crash (`movaps` on an 8-byte aligned stack slot).
+    case v6(high: UInt64, low: UInt64)
 }
 
 extension IPAddress {
+    /// An IPv6 address from its 128-bit value, most significant byte first (`.v6(1)` is `::1`),
+    /// as it is: a mapped address stays `.v6` (``init(ipv6:)`` normalises).
+    public static func v6(_ value: UInt128) -> IPAddress {
+        .v6(high: UInt64(truncatingIfNeeded: value >> 64), low: UInt64(truncatingIfNeeded: value))
+    }
+
     /// The prefix of IPv4-mapped IPv6 addresses, `::ffff:0:0/96`, shifted right by 32 bits.
     static let mappedPrefix: UInt128 = 0xffff
 
@@ -50,8 +60,8 @@ extension IPAddress {
 
     /// The canonical case of this address: `.v4` for an IPv4-mapped IPv6 address, else itself.
     public var normalized: IPAddress {
-        if case .v6(let value) = self, value >> 32 == IPAddress.mappedPrefix {
-            return .v4(UInt32(truncatingIfNeeded: value))
+        if case .v6(0, let low) = self, low >> 32 == 0xffff {
+            return .v4(UInt32(truncatingIfNeeded: low))
         }
         return self
     }
@@ -68,7 +78,7 @@ extension IPAddress: Hashable {
     public static func == (lhs: IPAddress, rhs: IPAddress) -> Bool {
         switch (lhs.normalized, rhs.normalized) {
         case (.v4(let a), .v4(let b)): a == b
-        case (.v6(let a), .v6(let b)): a == b
+        case (.v6(let aHigh, let aLow), .v6(let bHigh, let bLow)): aHigh == bHigh && aLow == bLow
         default: false
         }
     }
@@ -79,9 +89,10 @@ extension IPAddress: Hashable {
         case .v4(let value):
             hasher.combine(4 as UInt8)
             hasher.combine(value)
-        case .v6(let value):
+        case .v6(let high, let low):
             hasher.combine(6 as UInt8)
-            hasher.combine(value)
+            hasher.combine(high)
+            hasher.combine(low)
         }
     }
 }
@@ -93,8 +104,8 @@ extension IPAddress: CustomStringConvertible {
         switch normalized {
         case .v4(let value):
             return IPAddress.dottedQuad(value)
-        case .v6(let value):
-            return IPAddress.rfc5952(value)
+        case .v6(let high, let low):
+            return IPAddress.rfc5952(UInt128(high: high, low: low))
         }
     }
 
@@ -135,5 +146,13 @@ extension IPAddress: CustomStringConvertible {
             }
         }
         return best
+    }
+}
+
+extension UInt128 {
+    /// The value whose upper 64 bits are `high` and lower 64 bits `low`: an IPv6 address's bits.
+    @inline(__always)
+    init(high: UInt64, low: UInt64) {
+        self = UInt128(high) << 64 | UInt128(low)
     }
 }

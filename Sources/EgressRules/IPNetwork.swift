@@ -18,9 +18,9 @@ public struct IPNetwork: Hashable, Sendable {
         case .v4(let value):
             guard (0...32).contains(prefixLength) else { return nil }
             self.init(ipv4: value, prefixLength: prefixLength)
-        case .v6(let value):
+        case .v6(let high, let low):
             guard (0...128).contains(prefixLength) else { return nil }
-            self.init(ipv6: value, prefixLength: prefixLength)
+            self.init(ipv6: UInt128(high: high, low: low), prefixLength: prefixLength)
         }
     }
 
@@ -49,7 +49,7 @@ public struct IPNetwork: Hashable, Sendable {
     public init(singleAddress address: IPAddress) {
         switch address.normalized {
         case .v4(let value): self.init(ipv4: value, prefixLength: 32)
-        case .v6(let value): self.init(ipv6: value, prefixLength: 128)
+        case .v6(let high, let low): self.init(ipv6: UInt128(high: high, low: low), prefixLength: 128)
         }
     }
 
@@ -64,8 +64,8 @@ public struct IPNetwork: Hashable, Sendable {
         switch (self.address, address.normalized) {
         case (.v4(let network), .v4(let value)):
             value & IPNetwork.ipv4Mask(prefixLength) == network
-        case (.v6(let network), .v6(let value)):
-            value & IPNetwork.ipv6Mask(prefixLength) == network
+        case (.v6(let networkHigh, let networkLow), .v6(let high, let low)):
+            UInt128(high: high, low: low) & IPNetwork.ipv6Mask(prefixLength) == UInt128(high: networkHigh, low: networkLow)
         default:
             false
         }

@@ -47,8 +47,8 @@ struct NetworkIndex: Sendable {
         switch address.normalized {
         case .v4(let value):
             bestMatch(ipv4Lengths, port: port, below: best) { IPNetwork(ipv4: value, prefixLength: $0) }
-        case .v6(let value):
-            bestMatch(ipv6Lengths, port: port, below: best) { IPNetwork(ipv6: value, prefixLength: $0) }
+        case .v6(let high, let low):
+            bestMatch(ipv6Lengths, port: port, below: best) { IPNetwork(ipv6: UInt128(high: high, low: low), prefixLength: $0) }
         }
     }
 
@@ -81,9 +81,7 @@ struct NetworkIndex: Sendable {
         switch network.address {
         case .v4(let value):
             return tag | UInt64(value)
-        case .v6(let value):
-            let high = UInt64(truncatingIfNeeded: value >> 64)
-            let low = UInt64(truncatingIfNeeded: value)
+        case .v6(let high, let low):
             return (high &* 0xff51_afd7_ed55_8ccd ^ low) &* 0xc4ce_b9fe_1a85_ec53 ^ tag ^ 1 << 63
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EgressConfiguration
+import EgressLinux
 import EgressProxy
 import EgressRules
 
@@ -33,23 +34,21 @@ struct ExplainCommand: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
-        guard let address = try? ProxySetup.socketAddress(dst), let port = address.port,
-              let destination = IPAddress(address.ipAddress ?? "")
-        else { throw ValidationError("--dst \"\(dst)\" is not ADDRESS:PORT ([ADDRESS]:PORT for IPv6)") }
+        guard let address = try? ProxySetup.socketAddress(dst), let destination = IPEndpoint(address) else { throw ValidationError("--dst \"\(dst)\" is not ADDRESS:PORT ([ADDRESS]:PORT for IPv6)") }
         let scheme: ConfiguredRule.Scheme = kind == .http ? .http : .https
         var table = RuleTable<Int>(defaultPort: scheme == .http ? 80 : 443)
         for (index, rule) in configuration.rules.enumerated() where rule.scheme == scheme {
             table.register(rule.target, index)
         }
         print("\(kind.rawValue) \(host.map { "to \($0) " } ?? "without a name ")at \(dst)")
-        if let match = table.match(hostname: host, address: destination, port: UInt16(port)) {
+        if let match = table.match(hostname: host, address: destination.address, port: destination.port) {
             let rule = configuration.rules[match.value]
             print("  rule \(match.value + 1) (\(scheme.rawValue): \(rule.target)) matches: \(rule.summary)")
-            if scheme == .https { print("  the TLS connection is intercepted with a leaf for \(host ?? address.ipAddress ?? dst)") }
+            if scheme == .https { print("  the TLS connection is intercepted with a leaf for \(host ?? destination.address.description)") }
             return
         }
         print("  no rule matches")
-        let guardRefusal = DestinationGuard(allowed: configuration.allow).refusal(for: Destination(address: destination, port: UInt16(port)))
+        let guardRefusal = DestinationGuard(allowed: configuration.allow).refusal(for: destination)
         switch (configuration.internet, scheme, guardRefusal) {
         case (false, .http, _): print("  internet is off: the request is denied with 403")
         case (false, .https, _): print("  internet is off: the connection is closed")

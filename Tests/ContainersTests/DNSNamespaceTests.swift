@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import EgressTesting
 import Foundation
 import Logging
@@ -30,7 +31,7 @@ final class DNSNamespaceTests: XCTestCase {
         try "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n".write(toFile: "\(configuration)/resolv.conf", atomically: true, encoding: .utf8)
 
         let internet = Atomic<Bool>(true)
-        let sockets = try [EgressLinux.IPAddress.loopbackV4, .loopbackV6].map { address in
+        let sockets = try [IPAddress.loopbackV4, .loopbackV6].map { address in
             try NetworkNamespaceSockets.createDatagramSocket(inNetworkNamespace: namespace.path, address: address, port: 53)
         }
         let server = try await ContainerDNSServer.start(

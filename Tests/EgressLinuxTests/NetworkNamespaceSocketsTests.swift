@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import EgressTesting
 import Foundation
 import Glibc
@@ -35,7 +36,7 @@ import Testing
             inNetworkNamespace: b.path, address: address, port: 0, ipv6Only: true
         )
         defer { close(listener) }
-        let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: a.path, family: .v6)
+        let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: a.path, reaching: address)
         defer { close(socket) }
         #expect(fcntl(socket, F_GETFL) & O_NONBLOCK != 0)
         try TestSockets.connect(socket, to: IPEndpoint.local(of: listener))
@@ -44,11 +45,11 @@ import Testing
 
     @Test func failuresNameTheStep() throws {
         let missing = #expect(throws: LinuxError.self) {
-            try NetworkNamespaceSockets.createSocket(inNetworkNamespace: "/run/netns/egt-no-such-namespace", family: .v4)
+            try NetworkNamespaceSockets.createSocket(inNetworkNamespace: "/run/netns/egt-no-such-namespace", reaching: .loopbackV4)
         }
         #expect(missing?.description == "open(network namespace): No such file or directory (errno 2)")
         #expect(throws: LinuxError(operation: "setns(CLONE_NEWNET)", code: EINVAL)) {
-            try NetworkNamespaceSockets.createSocket(inNetworkNamespace: "/dev/null", family: .v4)
+            try NetworkNamespaceSockets.createSocket(inNetworkNamespace: "/dev/null", reaching: .loopbackV4)
         }
         let namespace = try NetworkNamespace()
         let first = try NetworkNamespaceSockets.createListener(inNetworkNamespace: namespace.path, address: .anyV4, port: 0)

@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import EgressTesting
 import Foundation
 import Glibc
@@ -20,17 +21,17 @@ import Testing
         #expect(try NetworkNamespace.list().contains(first.name))
 
         // IPv4 and IPv6 across the link, with sockets made in each namespace by this process.
-        for (address, family) in [(link.b.ipv4, IPAddress.Family.v4), (link.b.ipv6, .v6)] {
+        for (address, source) in [(link.b.ipv4, link.a.ipv4), (link.b.ipv6, link.a.ipv6)] {
             let target = try #require(IPAddress(address))
             let listener = try NetworkNamespaceSockets.createListener(inNetworkNamespace: second.path, address: target, port: 0)
             defer { close(listener) }
             let port = try IPEndpoint.local(of: listener).port
-            let client = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: first.path, family: family)
+            let client = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: first.path, reaching: target)
             defer { close(client) }
             try TestSockets.connect(client, to: IPEndpoint(address: target, port: port))
             let accepted = try TestSockets.accept(listener)
             defer { close(accepted) }
-            #expect(try IPEndpoint.peer(of: accepted).address == IPAddress(family == .v4 ? link.a.ipv4 : link.a.ipv6))
+            #expect(try IPEndpoint.peer(of: accepted).address == IPAddress(source))
             try TestSockets.write(client, Array("ping".utf8))
             #expect(try TestSockets.read(accepted) == Array("ping".utf8))
         }

@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import EgressTesting
 import Glibc
 import NIOCore
@@ -75,7 +76,7 @@ import Testing
         let destination = IPEndpoint(address: originAddress, port: 80)
 
         for mark in [nil, 0x2A] as [UInt32?] {
-            let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: namespace.path, family: .v4)
+            let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: namespace.path, reaching: originAddress)
             defer { close(socket) }
             if let mark { try SocketOptions.setMark(mark, on: socket) }
             try TestSockets.connect(socket, to: destination)
@@ -92,7 +93,7 @@ import Testing
         let namespace = try NetworkNamespace()
         let listener = try NetworkNamespaceSockets.createListener(inNetworkNamespace: namespace.path, address: .loopbackV4, port: 0)
         defer { close(listener) }
-        let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: namespace.path, family: .v4)
+        let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: namespace.path, reaching: .loopbackV4)
         defer { close(socket) }
         try TestSockets.connect(socket, to: IPEndpoint.local(of: listener))
         let accepted = try TestSockets.accept(listener)

@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import Foundation
 import Glibc
 
@@ -85,7 +86,7 @@ enum TestSockets {
 
     /// A listening socket in the test process's own namespace, on loopback; returns it and its port.
     static func listen(on address: IPAddress = .loopbackV4) throws -> (fd: CInt, port: UInt16) {
-        let fd = socket(address.family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(address.socketFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw failure("socket") }
         var (storage, length) = socketAddress(IPEndpoint(address: address, port: 0))
         let bound = withUnsafePointer(to: &storage) {

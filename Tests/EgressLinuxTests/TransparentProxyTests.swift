@@ -1,4 +1,5 @@
 import EgressLinux
+import EgressRules
 import EgressTesting
 import Glibc
 import Testing
@@ -37,7 +38,7 @@ import Testing
 
         for (destination, source) in [("203.0.113.10", link.a.ipv4), ("2001:db8:1::10", link.a.ipv6)] {
             let address = try #require(IPAddress(destination))
-            let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: client.path, family: address.family)
+            let socket = try NetworkNamespaceSockets.createSocket(inNetworkNamespace: client.path, reaching: address)
             defer { close(socket) }
             try TestSockets.connect(socket, to: IPEndpoint(address: address, port: 443))
             let accepted = try TestSockets.accept(listener)

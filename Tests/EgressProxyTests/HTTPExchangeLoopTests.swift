@@ -1,3 +1,4 @@
+import EgressLinux
 @testable import EgressProxy
 import EgressRules
 import NIOCore
@@ -61,7 +62,7 @@ private struct ExchangeLoopConnection {
     let loop: Task<Void, Never>
     var responses: EmbeddedSupport.ResponseReader
 
-    static let destination = Destination(address: IPAddress("203.0.113.7")!, port: 80)
+    static let destination = IPEndpoint(address: IPAddress("203.0.113.7")!, port: 80)
 
     private init(channel: NIOAsyncTestingChannel, loop: Task<Void, Never>) {
         self.channel = channel

@@ -1,3 +1,4 @@
+import EgressLinux
 import EgressRules
 import Logging
 import NIOCore
@@ -20,7 +21,7 @@ enum LoopbackHTTPProxy {
         resetOnClose: Bool = false, _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let destination = Destination(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
+        let destination = IPEndpoint(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
         let services = ProxyServices(
             rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout),
             destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])

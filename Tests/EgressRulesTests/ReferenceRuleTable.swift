@@ -83,7 +83,8 @@ struct ReferenceRuleTable {
         switch address {
         case .v4(let value):
             return (true, UInt128(value))
-        case .v6(let value):
+        case .v6(let high, let low):
+            let value = UInt128(high) << 64 | UInt128(low)
             let mapped = value & ~UInt128(UInt32.max) == 0xffff_0000_0000
             return mapped ? (true, value & UInt128(UInt32.max)) : (false, value)
         }

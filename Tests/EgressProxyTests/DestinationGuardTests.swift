@@ -1,42 +1,33 @@
 import EgressTesting
 @testable import EgressProxy
+import EgressLinux
 import EgressRules
 import NIOCore
 import Testing
 import Workers
 
-@Suite struct DestinationTests {
-    @Test func socketAddressesBecomeDestinations() throws {
-        let v6 = try OriginalDestination.destination(of: SocketAddress(ipAddress: "2001:db8::7", port: 443))
-        #expect(v6.description == "[2001:db8::7]:443")
-        let mapped = try OriginalDestination.destination(of: SocketAddress(ipAddress: "::ffff:203.0.113.7", port: 80))
-        #expect(mapped.description == "203.0.113.7:80")
-        #expect(mapped.address.isIPv4)
-        let destinations: [Destination] = [v6, mapped, Destination(address: .v6(1), port: 1)]
-        #expect(Set(destinations).count == 3)
-    }
-
+@Suite struct DestinationGuardTests {
     @Test(arguments: [
         ("127.0.0.1", "loopback destination"), ("::1", "loopback destination"),
         ("169.254.169.254", "link-local (cloud metadata) destination"), ("fe80::1", "link-local destination"),
         ("0.0.0.0", "unspecified destination"), ("224.0.0.1", "multicast destination"), ("::ffff:127.0.0.1", "loopback destination"),
     ])
     func guardRefusesHostOnlyDestinations(address: String, reason: String) throws {
-        let destination = Destination(address: try #require(IPAddress(address)), port: 80)
+        let destination = IPEndpoint(address: try #require(IPAddress(address)), port: 80)
         #expect(DestinationGuard().refusal(for: destination) == reason)
     }
 
     @Test func guardAllowsConfiguredRangesAndPublicAddresses() throws {
-        let loopback = Destination(address: try #require(IPAddress("127.0.0.1")), port: 9000)
+        let loopback = IPEndpoint(address: try #require(IPAddress("127.0.0.1")), port: 9000)
         #expect(DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))]).refusal(for: loopback) == nil)
-        #expect(DestinationGuard().refusal(for: Destination(address: try #require(IPAddress("203.0.113.7")), port: 443)) == nil)
+        #expect(DestinationGuard().refusal(for: IPEndpoint(address: try #require(IPAddress("203.0.113.7")), port: 443)) == nil)
     }
 
     /// A container must not reach the host's services through the host's own (non-loopback)
     /// addresses either: one of this namespace's global addresses is refused.
     @Test(.enabled(if: Self.globalAddress != nil, "this namespace has no global IPv4 address to try"))
     func guardRefusesTheHostsOwnAddresses() throws {
-        let destination = Destination(address: try #require(IPAddress(Self.globalAddress ?? "")), port: 5432)
+        let destination = IPEndpoint(address: try #require(IPAddress(Self.globalAddress ?? "")), port: 5432)
         #expect(DestinationGuard().refusal(for: destination) == "local address (of the proxy's host)")
     }
 
