@@ -73,7 +73,7 @@ enum HTTPConversion {
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 1)
         if let authority { headers.add(name: "Host", value: authority) }
-        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
+        let hopByHop = HopByHopFields(head.headers)
         for (name, value) in head.headers
         where !hopByHop.contains(name) && !HopByHopFields.name(name, is: "expect") && !HopByHopFields.name(name, is: "host") {
             headers.add(name: name, value: value)
@@ -87,7 +87,7 @@ enum HTTPConversion {
     static func clientHead(forwarding head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count)
-        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
+        let hopByHop = HopByHopFields(head.headers)
         for (name, value) in head.headers where !hopByHop.contains(name) {
             headers.add(name: name, value: value)
         }
@@ -117,7 +117,7 @@ enum HTTPConversion {
     static func response(_ head: HTTPResponseHead) -> HTTPResponse {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
-        let hopByHop = HopByHopFields(connectionValues: head.headers[canonicalForm: "connection"])
+        let hopByHop = HopByHopFields(head.headers)
         for (name, value) in head.headers {
             guard !hopByHop.contains(name), let fieldName = HTTPField.Name(name) else { continue }
             fields.append(HTTPField(name: fieldName, value: value))

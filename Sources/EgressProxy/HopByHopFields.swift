@@ -1,34 +1,48 @@
+import NIOHTTP1
+
 /// The header fields of a message that describe one connection, not the message, so a proxy
 /// does not pass them on (RFC 9110 §7.6.1): the hop-by-hop fields, and whatever fields the
 /// message's `Connection` header lists.
 ///
-/// Names compare ASCII-case-insensitively without making lower-cased copies: this runs for every
-/// field of every forwarded message.
+/// Names compare ASCII-case-insensitively on their UTF-8 bytes, without lower-cased copies: this
+/// runs for every field of every forwarded message. The usual `Connection` values (`keep-alive`,
+/// `close`, `upgrade`) list nothing beyond the fixed set and cost no allocation.
 struct HopByHopFields {
     /// Names the `Connection` header lists that are not hop-by-hop anyway, lower-cased.
     private var listed: [String] = []
 
     /// The fields of a message whose `Connection` header values are `connectionValues`.
-    init(connectionValues: some Sequence<some StringProtocol>) {
-        for value in connectionValues {
-            for token in value.split(separator: ",") {
-                var trimmed = Substring(token)
-                while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
-                while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-                let name = trimmed.lowercased()
-                if !name.isEmpty, !Self.isHopByHop(name) { listed.append(name) }
+    init(connectionValues: some Sequence<String>) {
+        for value in connectionValues { addListed(value) }
+    }
+
+    /// The fields of a message with `headers` (NIO's wire head).
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers where Self.name(name.utf8, is: "connection") { addListed(value) }
+    }
+
+    /// Notes the field names of one `Connection` value (a comma-separated list of tokens).
+    private mutating func addListed(_ value: String) {
+        for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+            let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            guard let first = token.firstIndex(where: { !isSpace($0) }), let last = token.lastIndex(where: { !isSpace($0) }) else {
+                continue
             }
+            let name = token[first...last]
+            // `close` is a connection option, not a field name; the rest are hop-by-hop anyway.
+            if Self.isHopByHop(name) || Self.name(name, is: "close") { continue }
+            listed.append(String(decoding: name, as: UTF8.self).lowercased())
         }
     }
 
     /// Whether the field `name` (any case) is not to be passed on.
     func contains(_ name: String) -> Bool {
-        Self.isHopByHop(name) || listed.contains { Self.name(name, is: $0) }
+        Self.isHopByHop(name.utf8) || listed.contains { Self.name(name.utf8, is: $0) }
     }
 
     /// Whether `name` (any case) is one of the fields that are always hop-by-hop.
-    static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
+    static func isHopByHop(_ name: some Collection<UInt8>) -> Bool {
+        switch name.count {
         case 2: return Self.name(name, is: "te")
         case 7: return Self.name(name, is: "trailer") || Self.name(name, is: "upgrade")
         case 10: return Self.name(name, is: "connection") || Self.name(name, is: "keep-alive")
@@ -42,8 +56,13 @@ struct HopByHopFields {
 
     /// Whether `name` (any case) equals `lowercased` (lower case).
     static func name(_ name: String, is lowercased: String) -> Bool {
-        guard name.utf8.count == lowercased.utf8.count else { return false }
-        return zip(name.utf8, lowercased.utf8).allSatisfy { byte, lower in
+        Self.name(name.utf8, is: lowercased)
+    }
+
+    /// Whether the UTF-8 bytes `name` (any case) spell `lowercased` (lower case).
+    static func name(_ name: some Collection<UInt8>, is lowercased: String) -> Bool {
+        guard name.count == lowercased.utf8.count else { return false }
+        return zip(name, lowercased.utf8).allSatisfy { byte, lower in
             byte == lower || (byte | 0x20 == lower && lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "z"))
         }
     }

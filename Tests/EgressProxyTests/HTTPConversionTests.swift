@@ -161,6 +161,21 @@ import Workers
         #expect(response.headerFields.map { "\($0.name.rawName): \($0.value)" } == ["Location: /items/7", "Set-Cookie: a=1", "Set-Cookie: b=2"])
     }
 
+    @Test func fieldsTheConnectionHeaderListsAreHopByHopInAnyCaseAndSpacing() {
+        let fields = HopByHopFields(HTTPHeaders([
+            ("connection", " Keep-Alive ,\tX-Trace-Hop,, close"), ("CONNECTION", "Upgrade, x-second"),
+        ]))
+        for name in ["x-trace-hop", "X-TRACE-HOP", "X-Second", "Keep-Alive", "Upgrade", "Connection", "TE", "Proxy-Authorization", "Transfer-Encoding"] {
+            #expect(fields.contains(name), "\(name)")
+        }
+        for name in ["close", "Content-Length", "X-Trace", "X-Trace-Hops", "Host", "Authorization"] {
+            #expect(!fields.contains(name), "\(name)")
+        }
+        let fromValues = HopByHopFields(connectionValues: ["keep-alive", "X-Trace-Hop"])
+        #expect(fromValues.contains("x-trace-hop"))
+        #expect(!fromValues.contains("x-other"))
+    }
+
     // MARK: authorities
 
     @Test(arguments: [
