@@ -13,8 +13,7 @@ extension UpstreamClient {
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target))
+                    try UpstreamExchangeHandler.install(on: channel.pipeline.syncOperations, target: target)
                 }
             }
             .withConnectedSocket(socket).get()

@@ -96,8 +96,7 @@ package final class UpstreamClient: Sendable {
                     guard let tls else { throw UpstreamError("TLS to \(target) is not configured") }
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
-                try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target, responseTimeout: responseTimeout))
+                try UpstreamExchangeHandler.install(on: channel.pipeline.syncOperations, target: target, responseTimeout: responseTimeout)
             }
         }
         .connect(host: target.host, port: target.port)

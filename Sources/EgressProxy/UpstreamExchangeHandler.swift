@@ -74,6 +74,20 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
     /// The request went out incomplete: the connection closes after this exchange.
     private var reuseForbidden = false
 
+    /// Adds the HTTP/1.1 client codec and an exchange handler for `target` to an upstream
+    /// connection's pipeline (after its TLS handler, if any).
+    ///
+    /// Outbound header validation is off: request heads come from the client's parsed head (the
+    /// parser refuses what the validator would) or from swift-http-types fields (legal by
+    /// construction), and validating them again cost a twentieth of a forwarded request.
+    static func install(
+        on pipeline: ChannelPipeline.SynchronousOperations, target: UpstreamTarget,
+        responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout
+    ) throws {
+        try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+        try pipeline.addHandler(UpstreamExchangeHandler(target: target, responseTimeout: responseTimeout))
+    }
+
     init(target: UpstreamTarget, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout) {
         self.target = target
         self.responseTimeout = responseTimeout
