@@ -88,9 +88,7 @@ package struct ForwardWorker: WorkerEntrypoint {
             guard let destination = Self.destination(context.connection.originalDestination) else {
                 throw UpstreamError("no original destination to forward to")
             }
-            if let refusal = destinationGuard.refusal(for: destination) {
-                throw UpstreamError("\(destination) is a \(refusal), which the proxy does not dial for a container")
-            }
+            if let reason = destinationGuard.refusalReason(for: destination) { throw UpstreamError(reason) }
             let usesTLS = request.head.scheme == "https"
             let target = UpstreamTarget(
                 host: destination.address.description, port: Int(destination.port), usesTLS: usesTLS,

@@ -77,11 +77,8 @@ struct ConnectionHandoff {
 
     private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {
         let destination = connection.destination
-        guard services.rules.snapshot.internet else {
-            return refuse(context, kind: kind, reason: "no rule intercepts it and this container has no internet access")
-        }
-        if let refusal = services.destinationGuard.refusal(for: destination) {
-            return refuse(context, kind: kind, reason: "\(destination) is a \(refusal), which the proxy does not dial for a container")
+        if let reason = services.destinationGuard.unmatchedRefusal(for: destination, internet: services.rules.snapshot.internet) {
+            return refuse(context, kind: kind, reason: reason)
         }
         let client = context.channel
         // Reads stop here: what the sniffer holds is all that ever enters user space.

@@ -35,6 +35,18 @@ package struct DestinationGuard: Sendable {
         if let range = refused.first(where: { $0.network.contains(destination.address) }) { return "\(range.reason) destination" }
         return localAddresses.contains(destination.address) ? "local address (of the proxy's host)" : nil
     }
+
+    /// The sentence that says why `destination` may not be dialled, or nil if it may.
+    package func refusalReason(for destination: IPEndpoint) -> String? {
+        refusal(for: destination).map { "\(destination) is a \($0), which the proxy does not dial for a container" }
+    }
+
+    /// Why traffic that no rule intercepts may not go out to `destination`, or nil if it may:
+    /// with `internet` off nothing goes out; with it on, what ``refusal(for:)`` refuses.
+    package func unmatchedRefusal(for destination: IPEndpoint, internet: Bool) -> String? {
+        guard internet else { return "no rule intercepts it and this container has no internet access" }
+        return refusalReason(for: destination)
+    }
 }
 
 /// Whether addresses belong to the proxy's network namespace, each answer kept for a few

@@ -27,18 +27,19 @@ enum RequestRouter {
     /// SNI) under the rules as they are now.
     static func route(hostname: String?, connection: ConnectionContext, services: ProxyServices) -> Route {
         let snapshot = services.rules.snapshot
-        let table = connection.scheme == "https" ? snapshot.https : snapshot.http
         let hostname = hostname ?? connection.serverName
         let destination = connection.destination
-        if let match = table.match(hostname: hostname, address: destination.address, port: destination.port) {
+        // Matched in place: `let table = isHTTPS ? snapshot.https : snapshot.http` would copy the
+        // table (a retain per array in it) for every request.
+        let match = connection.scheme == "https"
+            ? snapshot.https.match(hostname: hostname, address: destination.address, port: destination.port)
+            : snapshot.http.match(hostname: hostname, address: destination.address, port: destination.port)
+        if let match {
             return .handler(match.value, rule: match.target.description)
         }
         let shownHost = hostname ?? connection.destinationText
-        guard snapshot.internet else {
-            return .deny(host: shownHost, reason: "no rule intercepts it and this container has no internet access")
-        }
-        if let refusal = services.destinationGuard.refusal(for: destination) {
-            return .deny(host: shownHost, reason: "\(destination) is a \(refusal), which the proxy does not dial for a container")
+        if let reason = services.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
+            return .deny(host: shownHost, reason: reason)
         }
         return .forward(UpstreamTarget(
             host: connection.destinationHost, port: Int(destination.port),
