@@ -11,14 +11,15 @@ import Workers
 /// drains open connections.
 ///
 /// ```swift
-/// let proxy = try InterceptionProxy(configuration: .init(listen: ["0.0.0.0:15001"], internet: false))
+/// let proxy = try InterceptionProxy(configuration: .init(internet: false))
 /// try proxy.interceptOutboundHttp("api.example.com", Worker(MyHandler()))
 /// try await ServiceGroup(services: [proxy], gracefulShutdownSignals: [.sigterm], logger: logger).run()
 /// ```
 public final class InterceptionProxy: Service, Sendable {
     /// How the proxy listens and what it may do.
     public struct Configuration: Sendable {
-        /// `ADDRESS:PORT` listeners (`[::]:15001` for IPv6).
+        /// `ADDRESS:PORT` listeners (`[::]:15001` for IPv6); by default both families, as
+        /// `egressd run` listens.
         public var listen: [String]
         /// `REDIRECT` (original destination from the kernel) or `TPROXY` (the local address).
         public var transparentProxy: Bool
@@ -38,12 +39,19 @@ public final class InterceptionProxy: Service, Sendable {
         public var env: [String: String]
         /// How long open connections get to finish on shutdown.
         public var drainGrace: Duration
+        /// How long the proxy waits for a client's first bytes before passing the connection on
+        /// as opaque TCP (a protocol whose server speaks first).
+        public var sniffTimeout: Duration
+        /// How long an HTTP connection may go without traffic, no request in flight, before it
+        /// is closed.
+        public var idleTimeout: Duration
 
         public init(
-            listen: [String] = ["0.0.0.0:15001"], transparentProxy: Bool = false, internet: Bool = true,
+            listen: [String] = ["0.0.0.0:15001", "[::]:15001"], transparentProxy: Bool = false, internet: Bool = true,
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
             extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [],
-            env: [String: String] = [:], drainGrace: Duration = .seconds(10)
+            env: [String: String] = [:], drainGrace: Duration = .seconds(10),
+            sniffTimeout: Duration = .milliseconds(500), idleTimeout: Duration = .seconds(60)
         ) {
             self.certificateAuthority = certificateAuthority
             self.extraRoots = extraRoots
@@ -55,16 +63,21 @@ public final class InterceptionProxy: Service, Sendable {
             self.allow = allow
             self.env = env
             self.drainGrace = drainGrace
+            self.sniffTimeout = sniffTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 
     private let configuration: Configuration
+    private let listenAddresses: [SocketAddress]
     private let server: ProxyServer
     private let group: MultiThreadedEventLoopGroup
 
-    /// A proxy that does not listen yet (``run()`` does).
+    /// A proxy that does not listen yet (``run()`` does). Throws on an address or range that
+    /// does not parse, before anything is started.
     public init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         self.configuration = configuration
+        self.listenAddresses = try configuration.listen.map(ProxySetup.socketAddress)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.group = group
         let allow = try configuration.allow.map { text in
@@ -74,11 +87,13 @@ public final class InterceptionProxy: Service, Sendable {
         let store = ProxySetup.certificateStore(
             stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
         )
-        let services = try ProxySetup.services(
+        var services = try ProxySetup.services(
             rules: InterceptionRules(internet: configuration.internet), group: group, certificateStore: store,
             upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots, allow: allow,
             env: configuration.env, logger: logger
         )
+        services.limits.sniffTimeout = TimeAmount(configuration.sniffTimeout)
+        services.limits.idleTimeout = TimeAmount(configuration.idleTimeout)
         self.server = ProxyServer(services: services, group: group)
     }
 
@@ -106,8 +121,8 @@ public final class InterceptionProxy: Service, Sendable {
     /// Listens until graceful shutdown, then drains open connections.
     public func run() async throws {
         let mode: CaptureMode = configuration.transparentProxy ? .tproxy : .redirect
-        for address in configuration.listen {
-            let bound = try await server.listen(on: try ProxySetup.socketAddress(address), mode: mode)
+        for address in listenAddresses {
+            let bound = try await server.listen(on: address, mode: mode)
             server.services.logger.info("listening", metadata: ["address": .string("\(bound)"), "mode": .string(mode.rawValue)])
         }
         try? await gracefulShutdown()

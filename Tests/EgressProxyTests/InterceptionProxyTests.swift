@@ -1,0 +1,21 @@
+import EgressProxy
+import EgressTesting
+import Testing
+
+/// The library API's configuration: what it listens on by default, and that a bad address or
+/// range is refused when the proxy is made, before anything runs.
+@Suite struct InterceptionProxyTests {
+    @Test func listensOnBothFamiliesByDefault() {
+        #expect(InterceptionProxy.Configuration().listen == ["0.0.0.0:15001", "[::]:15001"])
+    }
+
+    @Test(arguments: [
+        (["127.0.0.1"], [String]()), (["localhost:15001"], []), (["[::1]:99999"], []), (["127.0.0.1:15001"], ["10.0.0.0/33"]),
+    ])
+    func badAddressesAndRangesAreRefusedUpFront(listen: [String], allow: [String]) throws {
+        let directory = try TemporaryDirectory("egress-library")
+        #expect(throws: (any Error).self) {
+            try InterceptionProxy(configuration: .init(listen: listen, stateDirectory: directory.path("state"), allow: allow))
+        }
+    }
+}
