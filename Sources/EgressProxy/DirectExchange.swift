@@ -148,11 +148,9 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
 
     /// The decision line of the exchange.
     private func log(error: String?) {
-        var line = RequestLogLine(
+        RequestLogLine(
             method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
-            started: started
-        )
-        if let error { line.add("error", error) }
-        line.log(to: logger)
+            started: started, error: error
+        ).log(to: logger)
     }
 }

@@ -114,11 +114,20 @@ enum HTTPExchangeLoop {
             to: Request(head: request, body: body), connection: connection, services: services
         )
         let keepAlive = head.isKeepAlive
-        let sent = try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop)
-        RequestLogLine(
-            method: request.method.rawValue, url: "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")",
-            rule: decision.rule, action: decision.action, status: response.status.code, bytes: sent, started: started
-        ).log(to: connection.logger)
+        func log(bytes: Int, error: String? = nil) {
+            RequestLogLine(
+                method: request.method.rawValue, url: "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")",
+                rule: decision.rule, action: decision.action, status: response.status.code, bytes: bytes, started: started,
+                error: error
+            ).log(to: connection.logger)
+        }
+        do {
+            log(bytes: try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop))
+        } catch {
+            // The client left (or the response's body failed) while it was being written.
+            log(bytes: 0, error: "the response was cut short: \(error)")
+            throw error
+        }
         return keepAlive
     }
 

@@ -22,7 +22,8 @@ protocol GateExchange: AnyObject {
 ///
 /// A handler that throws gets a `502` naming it; one that has not answered when its timeout
 /// passes (counted from the moment it starts) gets a `502` saying so, and is cancelled and left
-/// behind, so the connection goes on. The decision line is the exchange loop's.
+/// behind, so the connection goes on. Each request gets its decision line, also when the client
+/// leaves before the answer.
 final class HandlerExchange: GateExchange {
     private let head: HTTPRequestHead
     private let request: Request
@@ -90,9 +91,12 @@ final class HandlerExchange: GateExchange {
     func clientWritable() {}
 
     func clientGone() {
+        guard !done else { return }
         done = true
         task?.cancel()
         timer?.cancel()
+        // Once answering, the write logs the line; before that, nobody would.
+        if !answered { log(status: 0, bytes: 0, error: "the client went away before the handler answered") }
     }
 
     private func arm(_ timeout: Timeout) {
@@ -137,6 +141,7 @@ final class HandlerExchange: GateExchange {
         let context = self.context
         context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
         var sent = 0
+        var failure: String?
         do {
             let streamed = response.body.knownLength == nil
             if streamed { context.flush() }
@@ -149,15 +154,21 @@ final class HandlerExchange: GateExchange {
                 let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
                 if streamed { try await context.writeAndFlush(part).get() } else { context.write(part, promise: nil) }
             }
+            if done { failure = "the client went away during the response" }
             RequestGate.endResponse(context, closing: !head.isKeepAlive)
         } catch {
+            failure = "\(error)"
             context.close(promise: nil)
         }
-        RequestLogLine(
-            method: head.method.rawValue, url: request.url, rule: rule, action: "handler \(worker.name)",
-            status: responseHead.status.code, bytes: sent, started: started
-        ).log(to: connection.logger)
+        log(status: responseHead.status.code, bytes: sent, error: failure)
         done = true
         finished(requestEnded)
+    }
+
+    private func log(status: UInt, bytes: Int, error: String?) {
+        RequestLogLine(
+            method: head.method.rawValue, url: request.url, rule: rule, action: "handler \(worker.name)",
+            status: status, bytes: bytes, started: started, error: error
+        ).log(to: connection.logger)
     }
 }

@@ -15,11 +15,11 @@ struct RequestLogLine {
         text.reserveCapacity(192)
     }
 
-    /// The line of a request that was answered: what was asked, what was decided, what was sent
-    /// and how long it took from `started`.
+    /// The line of a request: what was asked, what was decided, what was sent (status 0: no
+    /// response began), how long it took from `started`, and what went wrong, if anything.
     init(
         method: String, url: String, rule: String?, action: String, status: some BinaryInteger, bytes: Int,
-        started: ContinuousClock.Instant
+        started: ContinuousClock.Instant, error: String? = nil
     ) {
         self.init()
         let elapsed = ContinuousClock.now - started
@@ -30,6 +30,7 @@ struct RequestLogLine {
         add("status", status)
         add("bytes", bytes)
         add("ms", (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15).description)
+        if let error { add("error", error) }
     }
 
     /// Appends ` key=value`; a value that holds `=`, a quote or a control character (a URL or

@@ -14,11 +14,11 @@ import Glibc
 /// A whole HTTP connection of the proxy (``RequestGate`` and ``HTTPExchangeLoop``) on loopback,
 /// with a raw client: the connection's original destination is `127.0.0.1:destinationPort`, which
 /// the proxy may dial. Finishing the client's writer half-closes the connection; with
-/// `resetOnClose`, the client's close is a reset.
+/// `resetOnClose`, the client's close is a reset. The connection logs to `logger`.
 enum LoopbackHTTPProxy {
     static func with(
         rules: InterceptionRules, destinationPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
-        resetOnClose: Bool = false, _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
+        resetOnClose: Bool = false, logger: Logger = Logger(label: "egress.test"), _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let destination = IPEndpoint(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
@@ -30,7 +30,7 @@ enum LoopbackHTTPProxy {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connection = ConnectionContext(
-                        source: "127.0.0.1:1", destination: destination, scheme: "http", logger: Logger(label: "egress.test"),
+                        source: "127.0.0.1:1", destination: destination, scheme: "http", logger: logger,
                         eventLoop: channel.eventLoop
                     )
                     try HTTPExchangeLoop.serve(channel, connection: connection, services: services)

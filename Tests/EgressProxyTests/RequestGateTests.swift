@@ -41,11 +41,11 @@ private struct Moody: WorkerEntrypoint {
 /// matches go there, matched ones to their handler.
 private enum GatedConnection {
     static func with(
-        rules: InterceptionRules,
+        rules: InterceptionRules, logger: Logger = Logger(label: "egress.test"), resetOnClose: Bool = false,
         _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>, EmbeddedSupport.EchoOrigin) async throws -> Void
     ) async throws {
         let origin = try await EmbeddedSupport.EchoOrigin(group: MultiThreadedEventLoopGroup.singleton)
-        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: origin.port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: origin.port, resetOnClose: resetOnClose, logger: logger) { inbound, outbound in
             try await body(inbound, outbound, origin)
         }
         await origin.close()
@@ -141,6 +141,25 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
             #expect(answers[2].body == "first,second")
             #expect(answers[2].header("Transfer-Encoding") == "chunked")
         }
+    }
+
+    /// A client that resets its connection (a closed one only half-closes it, as far as the
+    /// proxy can tell, and gets the answer when it comes) while the handler works.
+    @Test func aClientThatLeavesBeforeTheHandlerAnswersStillGetsItsDecisionLine() async throws {
+        let gate = EmbeddedSupport.Gate()
+        defer { gate.open() }
+        let rules = InterceptionRules(internet: false)
+        let log = RecordedLog()
+        try await GatedConnection.with(rules: rules, logger: log.logger, resetOnClose: true) { _, outbound, origin in
+            try rules.interceptOutboundHttp("moody.example:\(origin.port)", Worker(Moody(), props: gate, name: "moody"))
+            try await outbound.write(ByteBuffer(string: "GET /hang HTTP/1.1\r\nHost: moody.example\r\n\r\n"))
+            try await EmbeddedSupport.within(.seconds(20), "the handler to start") {
+                while gate.entered == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+        }
+        // The client's connection is reset now; the handler never answered.
+        let line = await log.line(containing: ["request method=GET url=http://moody.example/hang", "action=handler moody", "status=0"])
+        #expect(line?.hasSuffix("error=the client went away before the handler answered") == true, "\(log.recorded)")
     }
 
     @Test func connectionCloseGetsTheWholeResponseThenTheConnectionCloses() async throws {
