@@ -79,8 +79,10 @@ package final class UpstreamClient: Sendable {
         }
     }
 
-    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool.
-    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool, unless
+    /// not `pooled` (a connection of its own for an upgrade request: the sender closes it, or it
+    /// becomes a tunnel).
+    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop, pooled: Bool = true) -> EventLoopFuture<UpstreamConnection> {
         let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
@@ -96,7 +98,8 @@ package final class UpstreamClient: Sendable {
                     guard let tls else { throw UpstreamError("TLS to \(target) is not configured") }
                     try tls.addClientHandler(to: channel, serverName: target.serverName ?? target.host)
                 }
-                try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                // The decoder hands on the bytes it holds past a 101 when an upgrade tunnel removes it.
+                try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                 try channel.pipeline.syncOperations.addHandler(UpstreamExchangeHandler(target: target, responseTimeout: responseTimeout))
             }
         }
@@ -106,11 +109,11 @@ package final class UpstreamClient: Sendable {
         }
         .flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
-            return UpstreamConnection(
-                target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)
-            ) { [weak self] connection in
-                self?.release(connection, to: key)
+            var release: (@Sendable (UpstreamConnection) -> Void)?
+            if pooled {
+                release = { [weak self] connection in self?.release(connection, to: key) }
             }
+            return UpstreamConnection(target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), idle: release)
         }
     }
 
