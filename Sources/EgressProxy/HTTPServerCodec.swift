@@ -44,7 +44,13 @@ enum HTTPServerCodec {
             let decoder = try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try add(to: pipeline, position: .after(decoder.handler))
             pipeline.removeHandler(encoder, promise: nil)
-            pipeline.removeHandler(context: decoder, promise: nil)
+            let removed = channel.eventLoop.makePromise(of: Void.self)
+            pipeline.removeHandler(context: decoder, promise: removed)
+            // The held bytes reach the fresh decoder without a read completing, and the parts it
+            // makes of them wait (in the exchange loop's async channel) until one does.
+            removed.futureResult.assumeIsolated().whenComplete { _ in
+                (try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self))?.fireChannelReadComplete()
+            }
         } catch {
             channel.close(promise: nil)
         }
