@@ -60,14 +60,5 @@ class Handler(socketserver.BaseRequestHandler):
             status = "400 Bad Request" if path == "/refuse" else "200 OK"
             body = ("%s %s upgrade=%s\n" % (status.split(" ")[0], path, upgrade)).encode()
             sock.sendall(("HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n" % (status, len(body))).encode() + body)
-
-class Server(socketserver.ThreadingTCPServer):
-    address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    allow_reuse_address = True
-    daemon_threads = True
-
-server = Server((address, port), Handler)
-print("LISTENING", flush=True)
-server.serve_forever()
-"""#
+"""# + OriginServer.serving(base: "socketserver.ThreadingTCPServer")
 }
