@@ -7,9 +7,17 @@ import NIOHTTP1
 /// response's parts come back to the client as they arrive, no task, no conversion to
 /// swift-http-types, the client's writability gating reads from the upstream. What one read
 /// from the upstream brought goes to the client in one flush (a small response: one write).
+///
+/// A request that asks to switch protocols (``UpgradeRequest``) goes out on a new connection of
+/// its own, never pooled, with its `Upgrade` fields and `Connection: upgrade`. If the origin
+/// answers `101 Switching Protocols`, that head goes to the client and the two connections
+/// become an ``UpgradeTunnel`` (the decision line is logged when it ends, with its byte counts);
+/// any other answer is relayed like any response, the upstream connection then closes, and the
+/// client's connection goes on as HTTP.
 final class DirectExchange: GateExchange, UpstreamResponseSink {
     private let request: HTTPRequestHead
     private let upstreamHead: HTTPRequestHead
+    private let upgrade: UpgradeRequest?
     private let target: UpstreamTarget
     private let url: String
     private let context: ChannelHandlerContext
@@ -27,14 +35,18 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     /// Whether the client's request has ended (its end part went by).
     var requestEnded = false
 
-    /// An exchange for `request`, going to `target` with `upstreamHead`; `finished` runs once
-    /// the client has the whole response (or the connection is closed), saying whether the
-    /// client's request had ended by then.
+    /// An exchange for `request`, going to `target` with `upstreamHead` (plus the upgrade fields
+    /// for an `upgrade`); `finished` runs once the client has the whole response (or the
+    /// connection is closed), saying whether the client's request had ended by then. It does not
+    /// run once the connection became a tunnel: the gate is gone then.
     init(
-        request: HTTPRequestHead, upstreamHead: HTTPRequestHead, target: UpstreamTarget, url: String,
+        request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: UpgradeRequest? = nil, target: UpstreamTarget, url: String,
         context: ChannelHandlerContext, upstream: UpstreamClient, logger: Logger, finished: @escaping (_ requestEnded: Bool) -> Void
     ) {
         self.request = request
+        self.upgrade = upgrade
+        var upstreamHead = upstreamHead
+        if upgrade != nil { HTTPConversion.keepUpgrade(&upstreamHead.headers, from: request.headers) }
         self.upstreamHead = upstreamHead
         self.target = target
         self.url = url
@@ -44,9 +56,9 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         self.finished = finished
     }
 
-    /// Sends the request on an idle pooled connection, else on a new one.
+    /// Sends the request on an idle pooled connection, else on a new one (always, for an upgrade).
     func start() {
-        if let pooled = upstream.idleConnection(to: target, on: context.eventLoop), pooled.begin(upstreamHead, sink: self) {
+        if upgrade == nil, let pooled = upstream.idleConnection(to: target, on: context.eventLoop), pooled.begin(upstreamHead, sink: self) {
             connection = pooled
             return
         }
@@ -75,6 +87,12 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     func receivedHead(_ head: HTTPResponseHead, control: UpstreamExchangeControl) {
         self.control = control
         status = head.status.code
+        if switchesProtocols {
+            var switching = HTTPConversion.clientHead(forwarding: head, version: request.version)
+            HTTPConversion.keepUpgrade(&switching.headers, from: head.headers)
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(switching)), promise: nil)
+            return
+        }
         var clientHead = HTTPConversion.clientHead(forwarding: head, version: request.version)
         if !request.isKeepAlive { clientHead.headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(NIOAny(HTTPServerResponsePart.head(clientHead)), promise: nil)
@@ -91,8 +109,22 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     }
 
     func receivedEnd() {
+        if switchesProtocols, let connection {
+            done = true
+            UpgradeTunnel.start(client: context.channel, upstream: connection.channel) { up, down in
+                self.log(error: nil, tunnel: (up, down))
+            }
+            return
+        }
         RequestGate.endResponse(context, closing: !request.isKeepAlive)
+        // A connection of an upgrade's own is never reused.
+        if upgrade != nil { connection?.close() }
         end(error: nil)
+    }
+
+    /// Whether the origin accepted the upgrade the request asked for.
+    private var switchesProtocols: Bool {
+        upgrade != nil && status == HTTPResponseStatus.switchingProtocols.code
     }
 
     func failed(_ error: any Error) {
@@ -111,7 +143,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     }
 
     private func connectAndSend() {
-        upstream.connect(to: target, on: context.eventLoop).assumeIsolated().whenComplete { result in
+        upstream.connect(to: target, on: context.eventLoop, pooled: upgrade == nil).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 guard !self.done else { return connection.close() }  // the client is gone already
@@ -146,11 +178,17 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         finished(requestEnded)
     }
 
-    /// The decision line of the exchange.
-    private func log(error: String?) {
-        RequestLogLine(
+    /// The decision line of the exchange; a `tunnel`'s with the bytes that went through it.
+    private func log(error: String?, tunnel: (up: Int, down: Int)? = nil) {
+        var line = RequestLogLine(
             method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
             started: started, error: error
-        ).log(to: logger)
+        )
+        if let upgrade, let tunnel {
+            line.add("upgrade", upgrade.protocols)
+            line.add("bytes_up", tunnel.up)
+            line.add("bytes_down", tunnel.down)
+        }
+        line.log(to: logger)
     }
 }

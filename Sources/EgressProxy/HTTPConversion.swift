@@ -94,6 +94,16 @@ enum HTTPConversion {
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 
+    /// Puts back the fields of a protocol switch that the hop-by-hop filter left out of
+    /// `headers`: the `Upgrade` fields of `original` (the message they were filtered from) and
+    /// `Connection: Upgrade`. For an upgrade request going out, and the `101` coming back.
+    static func keepUpgrade(_ headers: inout HTTPHeaders, from original: HTTPHeaders) {
+        for (name, value) in original where HopByHopFields.name(name, is: "upgrade") {
+            headers.add(name: name, value: value)
+        }
+        headers.add(name: "Connection", value: "Upgrade")
+    }
+
     /// The response head for the client, keeping its framing fields (content-length,
     /// transfer-encoding); a body of `knownLength` bytes gets a content-length if it has none.
     static func clientHead(_ response: HTTPResponse, version: HTTPVersion, knownLength: Int?) -> HTTPResponseHead {

@@ -17,12 +17,7 @@ enum HTTPExchangeLoop {
     static func serve(_ channel: any NIOCore.Channel, connection: ConnectionContext, services: ProxyServices) throws {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
-        // Response heads are built from swift-http-types fields, whose values are legal by
-        // construction, or passed on from an origin's parsed head: NIO's outbound header
-        // validation would only check them again.
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false
-        )
+        try HTTPServerCodec.add(to: pipeline)
         try pipeline.addHandler(IdleConnectionCloser())
         try pipeline.addHandler(RequestGate(services: services, connection: connection))
         let exchanges = try Channel(wrappingChannelSynchronously: channel)

@@ -6,12 +6,18 @@ import Workers
 /// body itself, on the event loop, as each head arrives (routed by the rules as they are then):
 /// one that goes straight out to its original destination is forwarded by a ``DirectExchange``
 /// (no task, no conversion to swift-http-types), one for a handler is answered by a
-/// ``HandlerExchange`` (one task, writing straight to the channel). Every other request (with a
-/// body, denied, or an upgrade going out) passes on to the exchange loop, which routes it again.
+/// ``HandlerExchange`` (one task, writing straight to the channel). A request that asks to switch
+/// protocols and goes out is a ``DirectExchange`` too, on a connection of its own, and may turn
+/// the connection into a tunnel (which takes the gate out of the pipeline). Every other request
+/// (with a body, denied) passes on to the exchange loop, which routes it again; an upgrade
+/// request with a body (rare: h2c) is forwarded there as a plain request, without its upgrade
+/// fields.
 ///
 /// Requests are served one at a time, in order: parts that arrive while one is in flight wait
 /// here (and reads stop) until its response has ended, the exchange loop's or the gate's own.
-final class RequestGate: ChannelDuplexHandler {
+/// After a request that stopped the decoder (an upgrade not tunnelled, a `CONNECT`), the gate
+/// restarts the codec once that request and its response have ended (``HTTPServerCodec``).
+final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -47,6 +53,8 @@ final class RequestGate: ChannelDuplexHandler {
     /// on which the exchange loop closes the connection) go on only once it completed, as closing
     /// sooner would drop the tail of the response still queued.
     private var responseEndWrite: EventLoopFuture<Void>?
+    /// The request in flight stopped the decoder: the codec restarts once it is served.
+    private var codecStopped = false
 
     init(services: ProxyServices, connection: ConnectionContext) {
         self.services = services
@@ -72,7 +80,7 @@ final class RequestGate: ChannelDuplexHandler {
         guard case .delegated(let requestEnded, _) = state else { return }
         if requestEnded {
             // The exchange loop's response is out: the next request may be routed.
-            state = .idle
+            becomeIdle(context: context)
             drain(context: context)
         } else {
             // Answered before the request ended: the rest of its body still goes to the loop.
@@ -117,6 +125,7 @@ final class RequestGate: ChannelDuplexHandler {
     private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) -> Bool {
         switch (state, part) {
         case (.idle, .head(let head)):
+            codecStopped = HTTPServerCodec.stopsParsing(after: head)
             if let exchange = exchange(for: head, context: context) {
                 state = .serving(exchange)
                 exchange.start()
@@ -126,11 +135,13 @@ final class RequestGate: ChannelDuplexHandler {
             }
             return true
         case (.delegated(requestEnded: false, let responseEnded), _):
-            if case .end = part { state = responseEnded ? .idle : .delegated(requestEnded: true, responseEnded: false) }
+            if case .end = part {
+                if responseEnded { becomeIdle(context: context) } else { state = .delegated(requestEnded: true, responseEnded: false) }
+            }
             context.fireChannelRead(wrapInboundOut(part))
             return true
         case (.answeredEarly, .end):
-            state = .idle
+            becomeIdle(context: context)
             return true
         case (.idle, _), (.answeredEarly, _):
             // The rest of a request that was already answered.
@@ -199,13 +210,13 @@ final class RequestGate: ChannelDuplexHandler {
                 head: head, request: Request(head: request), worker: worker, rule: rule, context: context,
                 connection: connection, services: services, finished: finished
             )
-        case .forward(let target) where !head.headers.contains(name: "upgrade"):
+        case .forward(let target):
             return DirectExchange(
                 request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
-                target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)", context: context,
-                upstream: services.upstream, logger: connection.logger, finished: finished
+                upgrade: UpgradeRequest(head: head), target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)",
+                context: context, upstream: services.upstream, logger: connection.logger, finished: finished
             )
-        case .forward, .deny:
+        case .deny:
             return nil
         }
     }
@@ -224,7 +235,16 @@ final class RequestGate: ChannelDuplexHandler {
 
     /// The gate's exchange is over.
     private func served(requestEnded: Bool, context: ChannelHandlerContext) {
-        state = requestEnded ? .idle : .answeredEarly
+        if requestEnded { becomeIdle(context: context) } else { state = .answeredEarly }
         drain(context: context)
+    }
+
+    /// A request and its response have both ended; one that stopped the decoder gets a fresh codec
+    /// (its response is out by now, through the old encoder).
+    private func becomeIdle(context: ChannelHandlerContext) {
+        state = .idle
+        guard codecStopped else { return }
+        codecStopped = false
+        HTTPServerCodec.restart(context.channel)
     }
 }

@@ -1,9 +1,14 @@
 import NIOCore
+import NIOHTTP1
 
-/// The opening request of a connection that asks to switch protocols (`Connection: upgrade`,
-/// `Upgrade: websocket`), read from the sniffed bytes. Such a connection is not intercepted
-/// unless a rule matches it: it becomes a byte tunnel to its destination, so the protocol it
-/// switches to works end to end.
+/// A request that asks to switch protocols (`Connection: upgrade`, `Upgrade: websocket`).
+///
+/// As the opening request of a connection, read from the sniffed bytes: such a connection is not
+/// intercepted unless a rule matches it, it becomes a byte tunnel to its destination (spliced),
+/// so the protocol it switches to works end to end. As any later request (or one inside
+/// intercepted TLS), read from its parsed head: one that goes out to its origin is sent on a
+/// connection of its own with its upgrade fields, and becomes a tunnel if the origin answers
+/// `101 Switching Protocols` (``DirectExchange``, ``UpgradeTunnel``).
 struct UpgradeRequest: Equatable {
     /// The `Host` without its port, lower-cased, if the request has one.
     var host: String?
@@ -38,6 +43,18 @@ struct UpgradeRequest: Equatable {
         guard connectionUpgrade, let protocols, !protocols.isEmpty else { return nil }
         self.host = host
         self.protocols = protocols
+    }
+
+    /// The upgrade `head` asks for, if it asks for one.
+    init?(head: HTTPRequestHead) {
+        guard Self.listsUpgrade(head.headers), let protocols = head.headers.first(name: "upgrade"), !protocols.isEmpty else { return nil }
+        self.host = head.headers.first(name: "host").map { HTTPConversion.hostname(ofAuthority: $0).lowercased() }
+        self.protocols = protocols
+    }
+
+    /// Whether the `Connection` fields of `headers` list `upgrade`.
+    static func listsUpgrade(_ headers: HTTPHeaders) -> Bool {
+        headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
     }
 
     /// The index just past the blank line that ends the head.

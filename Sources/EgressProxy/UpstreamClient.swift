@@ -79,8 +79,10 @@ package final class UpstreamClient: Sendable {
         }
     }
 
-    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool.
-    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamConnection> {
+    /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool, unless
+    /// not `pooled` (a connection of its own for an upgrade request: the sender closes it, or it
+    /// becomes a tunnel).
+    func connect(to target: UpstreamTarget, on eventLoop: any EventLoop, pooled: Bool = true) -> EventLoopFuture<UpstreamConnection> {
         let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
@@ -105,11 +107,11 @@ package final class UpstreamClient: Sendable {
         }
         .flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
-            return UpstreamConnection(
-                target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop)
-            ) { [weak self] connection in
-                self?.release(connection, to: key)
+            var release: (@Sendable (UpstreamConnection) -> Void)?
+            if pooled {
+                release = { [weak self] connection in self?.release(connection, to: key) }
             }
+            return UpstreamConnection(target: target, channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), idle: release)
         }
     }
 

@@ -12,14 +12,16 @@ import Workers
 /// kept it alive. Sent from the connection's own event loop, nothing leaves that thread.
 final class UpstreamConnection: Sendable {
     let target: UpstreamTarget
-    private let channel: any Channel
+    /// The connection's channel (an ``UpgradeTunnel`` takes it over).
+    let channel: any Channel
     private let handler: NIOLoopBound<UpstreamExchangeHandler>
     private let closed = Atomic<Bool>(false)
     private let idle: (@Sendable (UpstreamConnection) -> Void)?
 
     /// Serves `channel`, whose pipeline ends with `handler`; `idle` is called each time the
-    /// connection may be reused; without it the connection carries one exchange (its request
-    /// says `Connection: close`).
+    /// connection may be reused; without it the connection is never reused (a request sent with
+    /// ``send(_:)`` says `Connection: close`; one begun with ``begin(_:sink:)`` is the
+    /// caller's to close).
     init(
         target: UpstreamTarget, channel: any Channel, handler: NIOLoopBound<UpstreamExchangeHandler>,
         idle: (@Sendable (UpstreamConnection) -> Void)?

@@ -39,7 +39,7 @@ struct UpstreamExchangeControl: Sendable {
 /// a request's head (and a body already in memory), passes the response to the exchange's sink
 /// (with read gating for backpressure), and says when the connection may carry the next request.
 /// No task of its own.
-final class UpstreamExchangeHandler: ChannelDuplexHandler {
+final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -51,6 +51,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         case responding(any UpstreamResponseSink)
         /// The response ended before the request did (an early answer to an upload).
         case answered
+        /// The origin switched protocols (`101`): what follows is not HTTP, the connection is
+        /// never reused, and its new owner takes the HTTP handlers out (``UpgradeTunnel``).
+        case switched(any UpstreamResponseSink)
         case closed
     }
 
@@ -84,7 +87,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
         on pipeline: ChannelPipeline.SynchronousOperations, target: UpstreamTarget,
         responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout
     ) throws {
-        try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+        // The decoder hands on the bytes it holds past a 101 when an upgrade tunnel removes it.
+        try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
         try pipeline.addHandler(UpstreamExchangeHandler(target: target, responseTimeout: responseTimeout))
     }
 
@@ -182,7 +186,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             guard head.status.code / 100 != 1 || head.status.code == 101 else { return }
             cancelResponseTimer()
             responseKeepAlive = head.isKeepAlive
-            state = .responding(sink)
+            state = head.status == .switchingProtocols ? .switched(sink) : .responding(sink)
             let control = UpstreamExchangeControl(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange)
             sink.receivedHead(head, control: control)
         case (.body(let chunk), .responding(let sink)):
@@ -192,6 +196,14 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             state = .answered
             exchangeEnded(context)
             sink.receivedEnd()
+        case (.end, .switched(let sink)):
+            // The end of the 101's head: the sink may now take the connection over, removing this
+            // handler. If it did not, the connection carries nothing more.
+            sink.receivedEnd()
+            if self.context != nil {
+                state = .closed
+                context.close(promise: nil)
+            }
         default:
             fail(context, UpstreamError("\(target) sent a response part out of turn"))
         }
@@ -226,6 +238,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
             }
         case .responding(let sink):
             sink.failed(UpstreamError(reason ?? "\(target) closed the connection in the middle of the body"))
+        case .switched(let sink):
+            sink.failed(UpstreamError(reason ?? "\(target) closed the connection as it switched protocols"))
         case .idle, .answered, .closed:
             break
         }
@@ -243,8 +257,11 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler {
 
     /// The sink gave up before the response ended: the connection cannot carry another request.
     fileprivate func abandon(exchange: Int) {
-        guard exchange == self.exchange, case .responding = state, let context else { return }
-        fail(context, UpstreamError("the reader of the response went away"))
+        guard exchange == self.exchange, let context else { return }
+        switch state {
+        case .responding, .switched: fail(context, UpstreamError("the reader of the response went away"))
+        case .idle, .awaitingHead, .answered, .closed: break
+        }
     }
 
     /// The response ended: once the request has ended too, the connection goes back to the

@@ -63,13 +63,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-class Server(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    allow_reuse_address = True
-    daemon_threads = True
+"""# + serving(base: "http.server.ThreadingHTTPServer")
 
-server = Server((address, port), Handler)
-print("LISTENING", flush=True)
-server.serve_forever()
-"""#
+    /// The end of a test origin's script: serves `Handler` with a `base` server class on
+    /// `address` and `port`, one thread a connection, and prints `LISTENING` once it listens.
+    static func serving(base: String) -> String {
+        """
+
+        class Server(\(base)):
+            address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            allow_reuse_address = True
+            daemon_threads = True
+
+        server = Server((address, port), Handler)
+        print("LISTENING", flush=True)
+        server.serve_forever()
+
+        """
+    }
 }

@@ -47,9 +47,10 @@ public final class ProxyTopology: Sendable {
     }
 
     /// Starts `egressd run` in the container namespace with `rules` (YAML) and the listen, mark
-    /// and state settings of the topology; returns once it listens.
+    /// and state settings of the topology (`upstream`: more keys of the `upstream` section, such
+    /// as `extraRoots: FILE`); returns once it listens.
     @discardableResult
-    public func startProxy(internet: Bool, extra: String = "", rules: String = "rules: []") throws -> BackgroundProcess {
+    public func startProxy(internet: Bool, extra: String = "", upstream: String = "", rules: String = "rules: []") throws -> BackgroundProcess {
         let config = """
             listen: ["127.0.0.1:\(proxyPort)", "[::1]:\(proxyPort)"]
             mode: redirect
@@ -57,6 +58,7 @@ public final class ProxyTopology: Sendable {
             stateDirectory: \(directory.path("state"))
             upstream:
               mark: \(mark)
+              \(upstream)
             \(extra)
             \(rules)
             """

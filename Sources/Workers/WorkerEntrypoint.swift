@@ -12,6 +12,12 @@
 /// (synchronous file or network I/O, a long computation) holds up the other connections of that
 /// loop meanwhile; give such work a thread of its own.
 ///
+/// There is no protocol upgrade support: a request that asks to switch protocols
+/// (`Connection: upgrade`, `Upgrade: websocket`) reaches `fetch` as an ordinary request, a
+/// handler cannot accept the switch and speak the new protocol, and its response goes to the
+/// client as a normal HTTP response (the connection then goes on as HTTP). Upgrade requests that
+/// no rule intercepts are tunnelled to their origin by the proxy.
+///
 /// ```swift
 /// struct Greeter: WorkerEntrypoint {
 ///     func fetch(_ request: Request, context: WorkerContext<String>) async throws -> Response {

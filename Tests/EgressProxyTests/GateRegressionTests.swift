@@ -120,6 +120,28 @@ private func read(
         }
     }
 
+    /// NIO's decoder stops parsing after a request that asks to switch protocols; one answered
+    /// by a handler, or denied, is not tunnelled, so the codec restarts and the requests pipelined
+    /// behind it are answered.
+    @Test func upgradeRequestsAnsweredByAHandlerOrDeniedLeaveTheConnectionUsable() async throws {
+        let rules = InterceptionRules(internet: false)
+        try rules.interceptOutboundHttp("up.example:9", Worker(EarlyAnswer()))
+        let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
+            let answers = try await EmbeddedSupport.within(.seconds(20), "three answers") { () async throws -> [EmbeddedSupport.WireResponse] in
+                var iterator = inbound.makeAsyncIterator()
+                var buffer = ByteBuffer()
+                try await outbound.write(ByteBuffer(
+                    string: "GET /a HTTP/1.1\r\nHost: up.example\r\n\(upgrade)\r\n" + "GET /b HTTP/1.1\r\nHost: other.example\r\n\(upgrade)\r\n"
+                        + "GET /c HTTP/1.1\r\nHost: up.example\r\n\r\n"
+                ))
+                return try await read(3, &iterator, &buffer)
+            }
+            #expect(answers.map(\.status) == [413, 403, 413])
+            #expect(answers.last?.body == "early /c")
+        }
+    }
+
     /// A request pipelined after one that asked to close the connection never reaches the origin.
     @Test func aRequestPipelinedAfterConnectionCloseIsNotSentUpstream() async throws {
         let origin = RawOrigin { uri in "HTTP/1.1 200 OK\r\nContent-Length: \(uri.utf8.count)\r\n\r\n\(uri)" }
