@@ -5,6 +5,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Workers
 
 private struct Echo: WorkerEntrypoint {
@@ -110,9 +114,23 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
     }
 
     @Test func anOriginThatIsDownGives502NamingItAndTheConnectionGoesOn() async throws {
-        try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, origin in
-            let port = origin.port
-            await origin.close()
+        // A port bound but not listening refuses connections, and no other test can take it
+        // meanwhile (as one could a port an origin closed).
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(holder >= 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try #require(bind(holder, raw, length) == 0)
+                try #require(getsockname(holder, raw, &length) == 0)
+            }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             try await outbound.write(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: out.example\r\n\r\nGET /b HTTP/1.1\r\nHost: out.example\r\n\r\n"))
             let answers = try await EmbeddedSupport.within(.seconds(20), "two responses") { try await responses(2, from: inbound) }
             #expect(answers.map(\.status) == [502, 502])
