@@ -39,6 +39,8 @@ final class HandlerExchange: GateExchange {
     /// A response (the handler's, or a `502`) is on its way: whatever comes second is dropped.
     private var answered = false
     private var done = false
+    /// A flush is queued on the event loop (``flushWhenWaiting()``).
+    private var flushPending = false
     var requestEnded = false
 
     /// Calls `worker` for `request` (read from `head`); `finished` runs once the client has the
@@ -143,8 +145,12 @@ final class HandlerExchange: GateExchange {
         var sent = 0
         var failure: String?
         do {
+            // A streamed body's writes are flushed when this task next waits (for a chunk that
+            // has not come yet), not one by one: a small response that is all there is one TLS
+            // record and one write, however many parts it has. A channel past its high water
+            // mark makes the task wait until it drained.
             let streamed = response.body.knownLength == nil
-            if streamed { context.flush() }
+            if streamed { flushWhenWaiting() }
             for try await chunk in response.body {
                 if done { break }
                 // A response to HEAD carries no body (the encoder refuses one): the handler's
@@ -152,7 +158,12 @@ final class HandlerExchange: GateExchange {
                 guard head.method != .HEAD else { continue }
                 sent += chunk.readableBytes
                 let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
-                if streamed { try await context.writeAndFlush(part).get() } else { context.write(part, promise: nil) }
+                if streamed, !context.channel.isWritable {
+                    try await context.writeAndFlush(part).get()
+                } else {
+                    context.write(part, promise: nil)
+                    if streamed { flushWhenWaiting() }
+                }
             }
             if done { failure = "the client went away during the response" }
             RequestGate.endResponse(context, closing: !head.isKeepAlive)
@@ -163,6 +174,18 @@ final class HandlerExchange: GateExchange {
         log(status: responseHead.status.code, bytes: sent, error: failure)
         done = true
         finished(requestEnded)
+    }
+
+    /// Flushes the channel once the event loop gets to it: after this task's current slice, when
+    /// it waits for the next chunk or is done. One flush is pending at a time.
+    private func flushWhenWaiting() {
+        guard !flushPending else { return }
+        flushPending = true
+        let exchange = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            exchange.value.flushPending = false
+            exchange.value.context.flush()
+        }
     }
 
     private func log(status: UInt, bytes: Int, error: String?) {
