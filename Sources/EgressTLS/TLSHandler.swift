@@ -284,6 +284,9 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// promise stands for the network write; the others are chained to it, in order.
     private func encryptFlushedWrites(context: ChannelHandlerContext) {
         let plaintextBytes = pendingWrites.prefix(flushedWriteCount).reduce(0) { $0 + $1.data.readableBytes }
+        if flushedWriteCount > 1, plaintextBytes <= Self.coalescedRecordLimit {
+            coalesceFlushedWrites(byteCount: plaintextBytes, allocator: context.channel.allocator)
+        }
         var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
         var promise: EventLoopPromise<Void>?
         while flushedWriteCount > 0, var write = pendingWrites.first {
@@ -312,6 +315,29 @@ public final class TLSHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promise)
         }
         connection.releaseIdleBuffers()
+    }
+
+    /// Up to this many flushed plaintext bytes in several writes go into one TLS record: an HTTP
+    /// response's head, body and end are one record, not three (each record costs its header,
+    /// tag and a cipher call).
+    static let coalescedRecordLimit = 16 * 1024
+
+    /// Replaces the flushed writes with one write of their bytes, `byteCount` in all, whose
+    /// completion completes each of their promises.
+    private func coalesceFlushedWrites(byteCount: Int, allocator: ByteBufferAllocator) {
+        var combined = allocator.buffer(capacity: byteCount)
+        var promise: EventLoopPromise<Void>?
+        for _ in 0..<flushedWriteCount {
+            guard let write = pendingWrites.popFirst() else { break }
+            combined.writeImmutableBuffer(write.data)
+            if let first = promise, let next = write.promise {
+                first.futureResult.cascade(to: next)
+            } else {
+                promise = promise ?? write.promise
+            }
+        }
+        pendingWrites.prepend(PendingWrite(data: combined, promise: promise))
+        flushedWriteCount = 1
     }
 
     /// Writes and flushes whatever ciphertext OpenSSL has produced (handshake messages, alerts,

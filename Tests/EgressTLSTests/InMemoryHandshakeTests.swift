@@ -77,12 +77,41 @@ import Testing
         pair.client.channel.flush()
         let outbound = try pair.client.takeOutbound()
         #expect(outbound.count == 1)
+        // Small flushed writes share one record (type 23, application data).
+        #expect(outbound.first.map(Self.recordTypes) == [23])
         for write in writes {
             try write.wait()
         }
 
         try pair.server.deliver(outbound)
         #expect(pair.server.recorder.receivedText == "one two three four")
+    }
+
+    @Test func flushedWritesPastOneRecordAreEncryptedInOrder() throws {
+        let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext())
+        try pair.interact()
+        let big = String(repeating: "x", count: 20_000)
+        let writes = ["head ", big, " tail"].map { pair.client.channel.write(ByteBuffer(string: $0)) }
+        pair.client.channel.flush()
+        let outbound = try pair.client.takeOutbound()
+        #expect(outbound.first.map(Self.recordTypes).map { $0.count >= 2 } == true, "more than 16 KiB needs several records")
+        for write in writes {
+            try write.wait()
+        }
+        try pair.server.deliver(outbound)
+        #expect(pair.server.recorder.receivedText == "head " + big + " tail")
+    }
+
+    /// The content types of the TLS records in `ciphertext`, in order.
+    private static func recordTypes(_ ciphertext: ByteBuffer) -> [UInt8] {
+        var buffer = ciphertext
+        var types: [UInt8] = []
+        while let type = buffer.readInteger(as: UInt8.self), buffer.readInteger(as: UInt16.self) != nil,
+              let length = buffer.readInteger(as: UInt16.self), buffer.readSlice(length: Int(length)) != nil
+        {
+            types.append(type)
+        }
+        return types
     }
 
     @Test func closeSendsCloseNotifyAndThePeerClosesCleanly() throws {
