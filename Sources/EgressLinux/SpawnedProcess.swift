@@ -61,11 +61,17 @@ public final class SpawnedProcess: Sendable {
         exitStatus == nil
     }
 
-    /// Waits for the process to end and returns its exit status.
+    /// Waits for the process to end and returns its exit status. The wait (`waitid` with
+    /// `WNOWAIT`) leaves the process unreaped: reaping stays under the lock, as ``send(_:)`` needs.
     public func waitForExit() -> Int32 {
+        var info = siginfo_t()
         while true {
             if let status = exitStatus { return status }
-            usleep(2_000)
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno != EINTR {
+                // Reaped meanwhile (its status is recorded: the next turn returns it), or not
+                // ours to wait for: look again shortly.
+                usleep(2_000)
+            }
         }
     }
 
