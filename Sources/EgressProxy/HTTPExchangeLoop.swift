@@ -16,9 +16,8 @@ enum HTTPExchangeLoop {
     /// on the channel's event loop.
     static func serve(_ channel: any NIOCore.Channel, connection: ConnectionContext, services: ProxyServices) throws {
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(IdleStateHandler(allTimeout: services.limits.idleTimeout))
         try HTTPServerCodec.add(to: pipeline)
-        try pipeline.addHandler(IdleConnectionCloser())
+        try pipeline.addHandler(IdleConnectionCloser(timeout: services.limits.idleTimeout))
         try pipeline.addHandler(RequestGate(services: services, connection: connection))
         let exchanges = try Channel(wrappingChannelSynchronously: channel)
         Task(executorPreference: connection.executor) {

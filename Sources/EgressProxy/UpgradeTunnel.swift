@@ -26,7 +26,6 @@ enum UpgradeTunnel {
             let clientReady = try handOver(
                 clientPipeline, decoder: ByteToMessageHandler<HTTPRequestDecoder>.self, to: clientSide,
                 removing: [
-                    try? clientPipeline.handler(type: IdleStateHandler.self),
                     try? clientPipeline.handler(type: HTTPResponseEncoder.self),
                     try? clientPipeline.handler(type: HTTPServerUpgradeHandler.self),
                     try? clientPipeline.handler(type: IdleConnectionCloser.self),
