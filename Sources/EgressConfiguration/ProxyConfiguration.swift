@@ -8,23 +8,17 @@ import Yams
 /// A checked `egressd run` configuration. Every problem in the file is reported with where it is
 /// and why, and nothing of a bad file is used (a reload keeps the old configuration).
 package struct ProxyConfiguration: Sendable {
-    package var listen: [SocketAddress]
-    package var mode: CaptureMode
-    package var internet: Bool
-    /// Absolute; the CA is created here unless ``certificateAuthority`` is given.
-    package var stateDirectory: String
-    /// Absolute paths of a CA the user brings.
-    package var certificateAuthority: (certificate: String, key: String)?
-    package var upstreamMark: UInt32?
-    /// Absolute path of PEM roots trusted for upstream TLS besides the system's.
-    package var extraRoots: String?
-    /// Ranges exempted from the pass-through deny list.
+    /// The proxy's settings as the library API takes them: addresses and ranges checked, paths
+    /// absolute (relative ones were relative to the file's directory).
+    package var proxy: InterceptionProxy.Configuration
+    /// Ranges exempted from the pass-through deny list (`proxy.allow`, parsed).
     package var allow: [IPNetwork]
-    package var env: [String: String]
+    /// How long each rule's handler has to answer.
     package var handlerTimeout: Duration
-    package var sniffTimeout: Duration
-    package var idleTimeout: Duration
     package var rules: [ConfiguredRule]
+
+    /// Whether traffic no rule intercepts may go out.
+    package var internet: Bool { proxy.internet }
 
     /// Reads and checks the file at `path`; relative paths in it are relative to its directory.
     package static func load(from path: String) throws(ConfigurationError) -> ProxyConfiguration {
@@ -55,7 +49,8 @@ package struct ProxyConfiguration: Sendable {
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardized.path
         }
-        let listen = try (file.listen ?? ["0.0.0.0:15001", "[::]:15001"]).map(Self.listenAddress)
+        let listen = file.listen ?? InterceptionProxy.Configuration().listen
+        for address in listen { try Self.checkListenAddress(address) }
         guard let mode = CaptureMode(rawValue: file.mode ?? "redirect") else {
             throw ConfigurationError("mode: \"\(file.mode ?? "")\" is neither redirect nor tproxy")
         }
@@ -68,15 +63,19 @@ package struct ProxyConfiguration: Sendable {
         let rules = try (file.rules ?? []).enumerated().map { index, rule throws(ConfigurationError) in
             try ConfiguredRule(rule, at: index)
         }
-        return ProxyConfiguration(
-            listen: listen, mode: mode, internet: file.internet ?? true,
-            stateDirectory: absolute(file.stateDirectory ?? "./state"),
+        let defaults = InterceptionProxy.Configuration()
+        let proxy = InterceptionProxy.Configuration(
+            listen: listen, transparentProxy: mode == .tproxy, internet: file.internet ?? defaults.internet,
+            stateDirectory: absolute(file.stateDirectory ?? defaults.stateDirectory),
             certificateAuthority: file.ca.map { (absolute($0.certificate), absolute($0.key)) },
-            upstreamMark: file.upstream?.mark, extraRoots: file.upstream?.extraRoots.map(absolute), allow: allow,
-            env: file.env ?? [:],
-            handlerTimeout: try Self.duration(file.timeouts?.handler, default: 30, "timeouts.handler"),
-            sniffTimeout: try Self.duration(file.timeouts?.sniff, default: 0.5, "timeouts.sniff"),
-            idleTimeout: try Self.duration(file.timeouts?.idle, default: 60, "timeouts.idle"),
+            extraRoots: file.upstream?.extraRoots.map(absolute), upstreamMark: file.upstream?.mark,
+            allow: file.upstream?.allow ?? [], env: file.env ?? [:],
+            sniffTimeout: try Self.duration(file.timeouts?.sniff, default: defaults.sniffTimeout, "timeouts.sniff"),
+            idleTimeout: try Self.duration(file.timeouts?.idle, default: defaults.idleTimeout, "timeouts.idle")
+        )
+        return ProxyConfiguration(
+            proxy: proxy, allow: allow,
+            handlerTimeout: try Self.duration(file.timeouts?.handler, default: Worker.defaultTimeout, "timeouts.handler"),
             rules: rules
         )
     }
@@ -94,18 +93,18 @@ package struct ProxyConfiguration: Sendable {
         return snapshot
     }
 
-    private static func listenAddress(_ text: String) throws(ConfigurationError) -> SocketAddress {
+    private static func checkListenAddress(_ text: String) throws(ConfigurationError) {
         do {
-            return try ProxySetup.socketAddress(text)
+            _ = try ProxySetup.socketAddress(text)
         } catch {
             throw ConfigurationError("listen: \(error)")
         }
     }
 
-    private static func duration(_ seconds: Double?, default fallback: Double, _ key: String) throws(ConfigurationError) -> Duration {
-        let value = seconds ?? fallback
-        guard value > 0, value <= 3600 else { throw ConfigurationError("\(key): \(value) is not between 0 and 3600 seconds") }
-        return .milliseconds(Int64(value * 1000))
+    private static func duration(_ seconds: Double?, default fallback: Duration, _ key: String) throws(ConfigurationError) -> Duration {
+        guard let seconds else { return fallback }
+        guard seconds > 0, seconds <= 3600 else { throw ConfigurationError("\(key): \(seconds) is not between 0 and 3600 seconds") }
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -118,14 +118,30 @@ public final class InterceptionProxy: Service, Sendable {
         server.services.rules.setInternet(enabled)
     }
 
+    /// The proxy's shared services (what built-in handlers are made with).
+    package var services: ProxyServices {
+        server.services
+    }
+
+    /// Replaces every rule and the internet setting at once (a configuration reload); requests
+    /// and connections decided from now on see them.
+    package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
+        server.services.rules.replace(with: snapshot)
+    }
+
     /// Listens until graceful shutdown, then drains open connections.
     public func run() async throws {
         let mode: CaptureMode = configuration.transparentProxy ? .tproxy : .redirect
+        let logger = server.services.logger
         for address in listenAddresses {
             let bound = try await server.listen(on: address, mode: mode)
-            server.services.logger.info("listening", metadata: ["address": .string("\(bound)"), "mode": .string(mode.rawValue)])
+            logger.info("listening", metadata: [
+                "address": .string("\(bound)"), "mode": .string(mode.rawValue),
+                "internet": .stringConvertible(server.services.rules.snapshot.internet),
+            ])
         }
         try? await gracefulShutdown()
+        logger.info("draining", metadata: ["connections": .stringConvertible(server.openConnections)])
         await server.drain(grace: configuration.drainGrace)
         try await group.shutdownGracefully()
     }

@@ -7,9 +7,12 @@ public struct Worker: Sendable {
     public let timeout: Duration
     private let invoke: @Sendable (Request, WorkerInvocation) async throws -> Response
 
+    /// The timeout of a worker made without one: 30 seconds.
+    public static let defaultTimeout: Duration = .seconds(30)
+
     /// Binds `entrypoint` to `props`. `name` defaults to the handler's type name.
     public init<Entrypoint: WorkerEntrypoint>(
-        _ entrypoint: Entrypoint, props: Entrypoint.Props, name: String? = nil, timeout: Duration = .seconds(30)
+        _ entrypoint: Entrypoint, props: Entrypoint.Props, name: String? = nil, timeout: Duration = Worker.defaultTimeout
     ) {
         self.name = name ?? String(describing: Entrypoint.self)
         self.timeout = timeout
@@ -24,7 +27,7 @@ public struct Worker: Sendable {
 
     /// A handler without props.
     public init<Entrypoint: WorkerEntrypoint>(
-        _ entrypoint: Entrypoint, name: String? = nil, timeout: Duration = .seconds(30)
+        _ entrypoint: Entrypoint, name: String? = nil, timeout: Duration = Worker.defaultTimeout
     ) where Entrypoint.Props == Void {
         self.init(entrypoint, props: (), name: name, timeout: timeout)
     }

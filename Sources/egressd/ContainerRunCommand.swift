@@ -70,9 +70,9 @@ struct ContainerRunCommand: AsyncParsableCommand {
         }
         let host = try ContainerHost(
             configuration: .init(
-                stateDirectory: stateDir ?? file?.stateDirectory ?? "./state",
-                certificateAuthority: file?.certificateAuthority, extraRoots: file?.extraRoots,
-                allow: file?.allow.map(\.description) ?? [], env: file?.env ?? [:],
+                stateDirectory: stateDir ?? file?.proxy.stateDirectory ?? "./state",
+                certificateAuthority: file?.proxy.certificateAuthority, extraRoots: file?.proxy.extraRoots,
+                allow: file?.proxy.allow ?? [], env: file?.proxy.env ?? [:],
                 maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
             ),
             logger: logger

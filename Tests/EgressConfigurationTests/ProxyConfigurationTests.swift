@@ -6,11 +6,41 @@ import Testing
     @Test func defaultsAndRelativePaths() throws {
         let configuration = try ProxyConfiguration.parse("stateDirectory: ./state\nupstream: { extraRoots: roots.pem }\n", relativeTo: "/etc/egress")
         #expect(configuration.internet)
-        #expect(configuration.mode == .redirect)
-        #expect(configuration.listen.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } == ["0.0.0.0:15001", ":::15001"])
-        #expect(configuration.stateDirectory == "/etc/egress/state")
-        #expect(configuration.extraRoots == "/etc/egress/roots.pem")
+        #expect(!configuration.proxy.transparentProxy)
+        #expect(configuration.proxy.listen == ["0.0.0.0:15001", "[::]:15001"])
+        #expect(configuration.proxy.stateDirectory == "/etc/egress/state")
+        #expect(configuration.proxy.extraRoots == "/etc/egress/roots.pem")
+        #expect(configuration.proxy.sniffTimeout == .milliseconds(500))
+        #expect(configuration.proxy.idleTimeout == .seconds(60))
         #expect(configuration.handlerTimeout == .seconds(30))
+    }
+
+    @Test func everyKeyReachesTheProxysSettings() throws {
+        let configuration = try ProxyConfiguration.parse("""
+            listen: ["127.0.0.1:9", "[::1]:9"]
+            mode: tproxy
+            internet: false
+            stateDirectory: /var/lib/egress
+            ca: { certificate: ca.crt, key: /keys/ca.key }
+            upstream: { mark: 0x539, extraRoots: /roots.pem, allow: ["127.0.0.0/8", "::1"] }
+            env: { REGION: eu }
+            timeouts: { handler: 2, sniff: 0.25, idle: 5 }
+            """, relativeTo: "/etc/egress")
+        let proxy = configuration.proxy
+        #expect(proxy.listen == ["127.0.0.1:9", "[::1]:9"])
+        #expect(proxy.transparentProxy)
+        #expect(!proxy.internet)
+        #expect(proxy.stateDirectory == "/var/lib/egress")
+        #expect(proxy.certificateAuthority?.certificate == "/etc/egress/ca.crt")
+        #expect(proxy.certificateAuthority?.key == "/keys/ca.key")
+        #expect(proxy.upstreamMark == 0x539)
+        #expect(proxy.extraRoots == "/roots.pem")
+        #expect(proxy.allow == ["127.0.0.0/8", "::1"])
+        #expect(configuration.allow.map(\.description) == ["127.0.0.0/8", "::1/128"])
+        #expect(proxy.env == ["REGION": "eu"])
+        #expect(configuration.handlerTimeout == .seconds(2))
+        #expect(proxy.sniffTimeout == .milliseconds(250))
+        #expect(proxy.idleTimeout == .seconds(5))
     }
 
     @Test func rulesAndTheirActions() throws {
