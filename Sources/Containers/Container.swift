@@ -13,7 +13,7 @@ import Workers
 public final class Container: Sendable {
     /// The container's id: its host name, and the `container` field of its log lines.
     public let id: String
-    let rules = InterceptionRules(internet: false)
+    let rules: InterceptionRules
     private let shared: ContainerShared
     private let state = Mutex(State())
 
@@ -42,6 +42,7 @@ public final class Container: Sendable {
     init(id: String, shared: ContainerShared) {
         self.id = id
         self.shared = shared
+        rules = InterceptionRules(internet: false, destinationGuard: shared.services.rules.snapshot.destinationGuard)
     }
 
     /// Whether the container's entrypoint runs (true once ``start(_:)`` returned, until it ends).
@@ -168,10 +169,12 @@ public final class Container: Sendable {
     }
 
     /// Replaces every rule at once (a configuration's rules); the internet setting comes from the
-    /// start options.
+    /// start options and the destination guard from the host.
     package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
         var snapshot = snapshot
-        snapshot.internet = rules.snapshot.internet
+        let current = rules.snapshot
+        snapshot.internet = current.internet
+        snapshot.destinationGuard = current.destinationGuard
         rules.replace(with: snapshot)
     }
 

@@ -83,8 +83,8 @@ public final class ContainerHost: Sendable {
         let services: ProxyServices
         do {
             services = try ProxySetup.services(
-                rules: InterceptionRules(internet: false), group: group, certificateStore: store, upstreamMark: nil,
-                extraRoots: configuration.extraRoots, allow: allow, env: configuration.env, logger: logger
+                rules: InterceptionRules(internet: false, destinationGuard: DestinationGuard(allowed: allow)), group: group,
+                certificateStore: store, upstreamMark: nil, extraRoots: configuration.extraRoots, env: configuration.env, logger: logger
             )
         } catch {
             group.shutdownGracefully { _ in }
@@ -141,7 +141,8 @@ public final class ContainerHost: Sendable {
 
 /// What the containers of one host share.
 struct ContainerShared: Sendable {
-    /// The proxy services; each container replaces the rules and tags the logger.
+    /// The proxy services; each container replaces the rules (keeping their destination guard,
+    /// the host's `allow`) and tags the logger.
     var services: ProxyServices
     var group: any EventLoopGroup
     var trust: ContainerTrust

@@ -80,9 +80,11 @@ package struct ProxyConfiguration: Sendable {
         )
     }
 
-    /// The rules as the proxy runs them, with the built-in handlers bound to their props.
-    package func snapshot(upstream: UpstreamClient, destinationGuard: DestinationGuard) -> InterceptionRules.Snapshot {
-        var snapshot = InterceptionRules.Snapshot(internet: internet)
+    /// The rules as the proxy runs them, with the built-in handlers bound to their props, and
+    /// the internet setting and `allow` ranges for unmatched traffic.
+    package func snapshot(upstream: UpstreamClient) -> InterceptionRules.Snapshot {
+        let destinationGuard = DestinationGuard(allowed: allow)
+        var snapshot = InterceptionRules.Snapshot(internet: internet, destinationGuard: destinationGuard)
         for rule in rules {
             let worker = rule.worker(upstream: upstream, destinationGuard: destinationGuard, timeout: handlerTimeout)
             switch rule.scheme {

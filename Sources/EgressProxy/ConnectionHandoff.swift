@@ -77,7 +77,8 @@ struct ConnectionHandoff {
 
     private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {
         let destination = connection.destination
-        if let reason = services.destinationGuard.unmatchedRefusal(for: destination, internet: services.rules.snapshot.internet) {
+        let snapshot = services.rules.snapshot
+        if let reason = snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
             return refuse(context, kind: kind, reason: reason)
         }
         let client = context.channel

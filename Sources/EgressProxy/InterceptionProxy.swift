@@ -88,8 +88,8 @@ public final class InterceptionProxy: Service, Sendable {
             stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
         )
         var services = try ProxySetup.services(
-            rules: InterceptionRules(internet: configuration.internet), group: group, certificateStore: store,
-            upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots, allow: allow,
+            rules: InterceptionRules(internet: configuration.internet, destinationGuard: DestinationGuard(allowed: allow)),
+            group: group, certificateStore: store, upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots,
             env: configuration.env, logger: logger
         )
         services.limits.sniffTimeout = TimeAmount(configuration.sniffTimeout)

@@ -2,8 +2,9 @@ import EgressRules
 import Synchronization
 import Workers
 
-/// The rules of one proxy (or one container): which handler takes which traffic, and whether
-/// unmatched traffic may go out. Changes apply live; readers take a consistent snapshot.
+/// The rules of one proxy (or one container): which handler takes which traffic, and what
+/// unmatched traffic may do (go out at all, and to which destinations). Changes apply live;
+/// readers take a consistent snapshot.
 package final class InterceptionRules: Sendable {
     /// One consistent view of the rules, taken per connection decision or per request.
     package struct Snapshot: Sendable {
@@ -13,18 +14,22 @@ package final class InterceptionRules: Sendable {
         package var https = RuleTable<Worker>(defaultPort: 443)
         /// Whether unmatched traffic goes out to its original destination.
         package var internet: Bool
+        /// The destinations unmatched traffic (and `forward: origin`) may not be sent to.
+        package var destinationGuard: DestinationGuard
 
         /// No rules yet.
-        package init(internet: Bool) {
+        package init(internet: Bool, destinationGuard: DestinationGuard = DestinationGuard()) {
             self.internet = internet
+            self.destinationGuard = destinationGuard
         }
     }
 
     private let state: Mutex<Snapshot>
 
-    /// Rules with nothing intercepted; `internet` decides what happens to unmatched traffic.
-    package init(internet: Bool) {
-        state = Mutex(Snapshot(internet: internet))
+    /// Rules with nothing intercepted; `internet` and `destinationGuard` decide what happens to
+    /// unmatched traffic.
+    package init(internet: Bool, destinationGuard: DestinationGuard = DestinationGuard()) {
+        state = Mutex(Snapshot(internet: internet, destinationGuard: destinationGuard))
     }
 
     /// The rules as they are now.
@@ -55,7 +60,7 @@ package final class InterceptionRules: Sendable {
         state.withLock { $0.https.register(parsed, worker) }
     }
 
-    /// Replaces every rule and the internet setting at once (a configuration reload).
+    /// Replaces every rule, the internet setting and the guard at once (a configuration reload).
     package func replace(with snapshot: Snapshot) {
         state.withLock { $0 = snapshot }
     }

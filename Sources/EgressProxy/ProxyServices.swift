@@ -3,12 +3,11 @@ import Logging
 import NIOCore
 import Workers
 
-/// What every connection of one proxy shares: the rules, the upstream client, the pass-through
-/// guard, the certificate cache and the limits.
+/// What every connection of one proxy shares: the rules (with the pass-through guard), the
+/// upstream client, the certificate cache and the limits.
 package struct ProxyServices: Sendable {
     package var rules: InterceptionRules
     package var upstream: UpstreamClient
-    package var destinationGuard: DestinationGuard
     /// Minted leaves and TLS contexts for intercepted TLS; nil when HTTPS interception is not set up.
     package var tls: InterceptionTLS?
     /// The environment handlers see as `context.env`.
@@ -22,14 +21,12 @@ package struct ProxyServices: Sendable {
     package var logger: Logger
 
     package init(
-        rules: InterceptionRules, upstream: UpstreamClient, destinationGuard: DestinationGuard = DestinationGuard(),
-        tls: InterceptionTLS? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
+        rules: InterceptionRules, upstream: UpstreamClient, tls: InterceptionTLS? = nil, env: [String: String] = [:], limits: ProxyLimits = ProxyLimits(),
         upstreamMark: UInt32? = nil, logger: Logger = Logger(label: "egress")
     ) {
         self.upstreamMark = upstreamMark
         self.rules = rules
         self.upstream = upstream
-        self.destinationGuard = destinationGuard
         self.tls = tls
         self.env = env
         self.limits = limits

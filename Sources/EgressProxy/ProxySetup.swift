@@ -11,14 +11,14 @@ import NIOCore
 package enum ProxySetup {
     package static func services(
         rules: InterceptionRules, group: any EventLoopGroup, certificateStore: CertificateAuthorityStore,
-        upstreamMark: UInt32?, extraRoots: String?, allow: [IPNetwork], env: [String: String], logger: Logger
+        upstreamMark: UInt32?, extraRoots: String?, env: [String: String], logger: Logger
     ) throws -> ProxyServices {
         let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
         let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
         let tls = try InterceptionTLS(certificates: certificates, extraRootsPEMFile: extraRoots)
         var services = ProxyServices(
             rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls),
-            destinationGuard: DestinationGuard(allowed: allow), tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
+            tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
         )
         do {
             services.spliceRelay = try SpliceRelay()

@@ -38,7 +38,7 @@ enum RequestRouter {
             return .handler(match.value, rule: match.target.description)
         }
         let shownHost = hostname ?? connection.destinationText
-        if let reason = services.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
+        if let reason = snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
             return .deny(host: shownHost, reason: reason)
         }
         return .forward(UpstreamTarget(

@@ -38,21 +38,21 @@ struct ConfiguredProxy: Service {
         }
     }
 
-    /// Applies the file's rules and internet setting now; a bad file changes nothing.
+    /// Applies the file's rules, internet setting and `upstream.allow` now; a bad file changes
+    /// nothing.
     private func reload() {
         do {
             let next = try ProxyConfiguration.load(from: path)
             apply(next)
             logger.info("reloaded", metadata: ["rules": .stringConvertible(next.rules.count), "internet": .stringConvertible(next.internet)])
-            // Only the rules and internet apply live; say so rather than diff every other key.
-            logger.info("other settings (listen, mode, CA, upstream, env, sniff and idle timeouts) apply at the next start")
+            // Only rules, internet and allow apply live; say so rather than diff every other key.
+            logger.info("other settings (listen, mode, CA, upstream mark and roots, env, sniff and idle timeouts) apply at the next start")
         } catch {
             logger.error("reload refused; the running configuration stays", metadata: ["error": .string("\(error)")])
         }
     }
 
     private func apply(_ configuration: ProxyConfiguration) {
-        let services = proxy.services
-        proxy.replaceRules(with: configuration.snapshot(upstream: services.upstream, destinationGuard: services.destinationGuard))
+        proxy.replaceRules(with: configuration.snapshot(upstream: proxy.services.upstream))
     }
 }

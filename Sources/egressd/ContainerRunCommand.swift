@@ -79,7 +79,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
         )
         let container = try host.makeContainer(id: id)
         if let file {
-            container.replaceRules(with: file.snapshot(upstream: host.services.upstream, destinationGuard: host.services.destinationGuard))
+            container.replaceRules(with: file.snapshot(upstream: host.services.upstream))
         }
         let status = await Self.run(container, ContainerStartOptions(
             entrypoint: entrypoint, env: env, enableInternet: internet, rootDirectory: root, workingDirectory: workdir

@@ -147,6 +147,31 @@ struct HTTPInterceptionTests {
         #expect(answers[0].last == answers[1].last, "the second request must use the same connection")
     }
 
+    /// `upstream.allow` applies on SIGHUP too: a destination the guard refused (an address of the
+    /// proxy's own namespace) is forwarded to once the reloaded file allows it.
+    @Test func anAllowedRangeAddedByReloadLetsTheNextRequestOut() async throws {
+        try await offThread { try self.anAllowedRangeAddedByReloadLetsTheNextRequestOutBody() }
+    }
+
+    private func anAllowedRangeAddedByReloadLetsTheNextRequestOutBody() throws {
+        let topology = try ProxyTopology()
+        let own = topology.link.a.ipv4
+        let server = try topology.container.spawn(OriginServer.command(address: own, port: 8088, name: "own"))
+        topology.track(server)
+        _ = try server.waitForLine(startingWith: "LISTENING")
+        let proxy = try topology.startProxy(internet: true)
+        let get = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://\(own):8088/"]
+        #expect(try topology.inContainer(get).standardOutput == "403", "the proxy's own address is refused")
+        try topology.directory.write(
+            try String(contentsOfFile: topology.directory.path("egress.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "upstream:\n", with: "upstream:\n  allow: [\"\(own)/32\"]\n"),
+            to: "egress.yaml"
+        )
+        proxy.send(SIGHUP)
+        try proxy.waitForLines(containing: "reloaded")
+        #expect(try topology.inContainer(get).standardOutput == "200", "allowed after the reload")
+    }
+
     @Test func malformedAndOversizedRequestsGetClearErrors() async throws {
         try await offThread { try self.malformedAndOversizedRequestsGetClearErrorsBody() }
     }

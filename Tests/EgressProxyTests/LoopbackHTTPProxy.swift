@@ -22,10 +22,11 @@ enum LoopbackHTTPProxy {
     ) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let destination = IPEndpoint(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
-        let services = ProxyServices(
-            rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout),
-            destinationGuard: DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
-        )
+        // The destination is on loopback, which the guard refuses unless allowed.
+        var snapshot = rules.snapshot
+        snapshot.destinationGuard = DestinationGuard(allowed: [try #require(IPNetwork("127.0.0.0/8"))])
+        rules.replace(with: snapshot)
+        let services = ProxyServices(rules: rules, upstream: UpstreamClient(group: group, responseTimeout: responseTimeout))
         let front = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
