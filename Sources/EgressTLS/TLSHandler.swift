@@ -289,7 +289,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
         var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
         var promise: EventLoopPromise<Void>?
-        while flushedWriteCount > 0, var write = pendingWrites.first {
+        encrypting: while flushedWriteCount > 0, var write = pendingWrites.first {
             let (written, step) = write.data.withUnsafeReadableBytes { connection.write($0, output: &ciphertext) }
             switch step {
             case .done:
@@ -301,9 +301,12 @@ public final class TLSHandler: ChannelDuplexHandler {
                     promise = promise ?? write.promise
                 }
             case .wantsMoreData, .closeNotify:
+                // OpenSSL must read first (a TLS 1.2 renegotiation): the rest of this write stays
+                // first in line, still flushed, and ``advance(context:)`` retries it once the peer's
+                // bytes have been read.
                 write.data.moveReaderIndex(forwardBy: written)
                 pendingWrites[pendingWrites.startIndex] = write
-                flushedWriteCount = 0
+                break encrypting
             case .failed(let error):
                 context.write(wrapOutboundOut(ciphertext), promise: nil)
                 promise?.fail(error)
