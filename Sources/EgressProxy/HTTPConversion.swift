@@ -95,13 +95,20 @@ enum HTTPConversion {
     }
 
     /// Puts back the fields of a protocol switch that the hop-by-hop filter left out of
-    /// `headers`: the `Upgrade` fields of `original` (the message they were filtered from) and
-    /// `Connection: Upgrade`. For an upgrade request going out, and the `101` coming back.
+    /// `headers`: the `Upgrade` fields of `original` (the message they were filtered from), the
+    /// fields its `Connection` lists for the switch (`HTTP2-Settings` of an h2c upgrade), and a
+    /// `Connection` naming them. For an upgrade request going out, and the `101` coming back: the
+    /// two ends switch protocols with each other, the proxy only tunnels.
     static func keepUpgrade(_ headers: inout HTTPHeaders, from original: HTTPHeaders) {
-        for (name, value) in original where HopByHopFields.name(name, is: "upgrade") {
+        let listed = HopByHopFields(original).listedNames
+        for (name, value) in original
+        where HopByHopFields.name(name, is: "upgrade") || listed.contains(where: { HopByHopFields.name(name, is: $0) }) {
             headers.add(name: name, value: value)
         }
-        headers.add(name: "Connection", value: "Upgrade")
+        let connection = original[canonicalForm: "connection"].filter { token in
+            HopByHopFields.name(token.utf8, is: "upgrade") || listed.contains { HopByHopFields.name(token.utf8, is: $0) }
+        }
+        headers.add(name: "Connection", value: connection.isEmpty ? "Upgrade" : connection.joined(separator: ", "))
     }
 
     /// The response head for the client, keeping its framing fields (content-length,

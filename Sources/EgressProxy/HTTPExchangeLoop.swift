@@ -60,7 +60,7 @@ enum HTTPExchangeLoop {
             line.add("status", response.status.code)
             line.add("error", "\(error)")
             line.log(to: connection.logger)
-            _ = try? await write(response, version: .http1_1, close: true, to: outbound, on: connection.eventLoop)
+            await reject(with: response, version: .http1_1, to: outbound, on: connection.eventLoop)
             return nil
         }
     }
@@ -95,7 +95,7 @@ enum HTTPExchangeLoop {
         do {
             request = try HTTPConversion.request(head, scheme: connection.scheme)
         } catch {
-            _ = try? await write(ProxyResponses.badRequest(error.description), version: head.version, close: true, to: outbound, on: connection.eventLoop)
+            await reject(with: ProxyResponses.badRequest(error.description), version: head.version, to: outbound, on: connection.eventLoop)
             return false
         }
         // 100 Continue exists from HTTP/1.1 on; an HTTP/1.0 client's Expect is ignored.
@@ -115,11 +115,13 @@ enum HTTPExchangeLoop {
                 error: error
             ).log(to: connection.logger)
         }
+        var sent = 0
         do {
-            log(bytes: try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop))
+            try await write(response, version: head.version, close: !keepAlive, to: outbound, on: connection.eventLoop, sent: &sent)
+            log(bytes: sent)
         } catch {
             // The client left (or the response's body failed) while it was being written.
-            log(bytes: 0, error: "the response was cut short: \(error)")
+            log(bytes: sent, error: "the response was cut short: \(error)")
             throw error
         }
         return keepAlive
@@ -132,11 +134,22 @@ enum HTTPExchangeLoop {
         return head.headers.first(name: "content-length").map { $0 != "0" } ?? false
     }
 
-    /// Writes a response; returns the number of body bytes sent.
+    /// Writes one of the proxy's own answers to a request it cannot serve, closing the connection
+    /// after it (a client that is gone by then changes nothing).
+    private static func reject(
+        with response: Response, version: HTTPVersion, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        on eventLoop: any EventLoop
+    ) async {
+        var sent = 0
+        try? await write(response, version: version, close: true, to: outbound, on: eventLoop, sent: &sent)
+    }
+
+    /// Writes a response, counting the body bytes handed to the channel in `sent` (also when
+    /// it throws part-way).
     private static func write(
         _ response: Response, version: HTTPVersion, close: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        on eventLoop: any EventLoop
-    ) async throws -> Int {
+        on eventLoop: any EventLoop, sent: inout Int
+    ) async throws {
         var head = HTTPConversion.clientHead(response.head, version: version, knownLength: response.body.knownLength)
         if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }
         if let knownLength = response.body.knownLength {
@@ -145,10 +158,10 @@ enum HTTPExchangeLoop {
             for try await chunk in response.body { parts.append(.body(.byteBuffer(chunk))) }
             parts.append(.end(nil))
             try await outbound.write(contentsOf: parts)
-            return knownLength
+            sent = knownLength
+            return
         }
         try await outbound.write(.head(head))
-        var sent = 0
         var pacer = WritePacer(eventLoop: eventLoop)
         for try await chunk in response.body {
             sent += chunk.readableBytes
@@ -156,6 +169,5 @@ enum HTTPExchangeLoop {
             try await pacer.wrote(chunk.readableBytes)
         }
         try await outbound.write(.end(nil))
-        return sent
     }
 }

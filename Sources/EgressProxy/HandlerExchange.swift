@@ -41,6 +41,8 @@ final class HandlerExchange: GateExchange {
     private var done = false
     /// A flush is queued on the event loop (``flushWhenWaiting()``).
     private var flushPending = false
+    /// How many bytes of a streamed body may be written before the task waits for them.
+    static let unflushedLimit = 64 * 1024
     var requestEnded = false
 
     /// Calls `worker` for `request` (read from `head`); `finished` runs once the client has the
@@ -135,8 +137,8 @@ final class HandlerExchange: GateExchange {
         }
     }
 
-    /// Writes `response` to the client (a body of known length in one flush, a streamed one
-    /// chunk by chunk, each write awaited), logs the decision and hands the connection back.
+    /// Writes `response` to the client (a body of known length in one flush, a streamed one as
+    /// its chunks come), logs the decision and hands the connection back.
     private func write(_ response: Response) async {
         var responseHead = HTTPConversion.clientHead(response.head, version: head.version, knownLength: response.body.knownLength)
         if !head.isKeepAlive { responseHead.headers.replaceOrAdd(name: "Connection", value: "close") }
@@ -147,18 +149,23 @@ final class HandlerExchange: GateExchange {
         do {
             // A streamed body's writes are flushed when this task next waits (for a chunk that
             // has not come yet), not one by one: a small response that is all there is one TLS
-            // record and one write, however many parts it has. A channel past its high water
-            // mark makes the task wait until it drained.
+            // record and one write, however many parts it has. Every `unflushedLimit` bytes
+            // (and whenever the channel is past its high water mark) the task flushes and waits
+            // for the write: a body whose chunks never make it wait (an array's, say) cannot
+            // pile up unflushed, which behind TLS the channel's writability would not show.
             let streamed = response.body.knownLength == nil
             if streamed { flushWhenWaiting() }
+            var unflushed = 0
             for try await chunk in response.body {
                 if done { break }
                 // A response to HEAD carries no body (the encoder refuses one): the handler's
                 // chunks are read and dropped, so it is not left waiting.
                 guard head.method != .HEAD else { continue }
                 sent += chunk.readableBytes
+                unflushed += chunk.readableBytes
                 let part = NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk)))
-                if streamed, !context.channel.isWritable {
+                if streamed, unflushed >= Self.unflushedLimit || !context.channel.isWritable {
+                    unflushed = 0
                     try await context.writeAndFlush(part).get()
                 } else {
                     context.write(part, promise: nil)

@@ -35,6 +35,10 @@ struct HopByHopFields {
         }
     }
 
+    /// The names the `Connection` header lists besides the fixed hop-by-hop fields, lower-cased
+    /// (`http2-settings` of an h2c upgrade, say).
+    var listedNames: [String] { listed }
+
     /// Whether the field `name` (any case) is not to be passed on.
     func contains(_ name: String) -> Bool {
         Self.isHopByHop(name.utf8) || listed.contains { Self.name(name.utf8, is: $0) }

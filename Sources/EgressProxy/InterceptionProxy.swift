@@ -73,27 +73,37 @@ public final class InterceptionProxy: Service, Sendable {
     private let server: ProxyServer
     private let group: MultiThreadedEventLoopGroup
 
-    /// A proxy that does not listen yet (``run()`` does). Throws on an address or range that
-    /// does not parse, before anything is started.
+    /// A proxy that does not listen yet (``run()`` does). Throws, having started nothing, on an
+    /// address or range that does not parse, a timeout that is not positive, or a CA that
+    /// cannot be loaded or made.
     public init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         self.configuration = configuration
         self.listenAddresses = try configuration.listen.map(ProxySetup.socketAddress)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        self.group = group
         let allow = try configuration.allow.map { text in
             guard let network = IPNetwork(text) else { throw UpstreamError("allow: \"\(text)\" is not an address or CIDR range") }
             return network
         }
+        for (name, timeout) in [("sniffTimeout", configuration.sniffTimeout), ("idleTimeout", configuration.idleTimeout)] where timeout <= .zero {
+            throw UpstreamError("\(name): \(timeout) is not a positive duration")
+        }
         let store = ProxySetup.certificateStore(
             stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
         )
-        var services = try ProxySetup.services(
-            rules: InterceptionRules(internet: configuration.internet, destinationGuard: DestinationGuard(allowed: allow)),
-            group: group, certificateStore: store, upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots,
-            env: configuration.env, logger: logger
-        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        var services: ProxyServices
+        do {
+            services = try ProxySetup.services(
+                rules: InterceptionRules(internet: configuration.internet, destinationGuard: DestinationGuard(allowed: allow)),
+                group: group, certificateStore: store, upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots,
+                env: configuration.env, logger: logger
+            )
+        } catch {
+            group.shutdownGracefully { _ in }
+            throw error
+        }
         services.limits.sniffTimeout = TimeAmount(configuration.sniffTimeout)
         services.limits.idleTimeout = TimeAmount(configuration.idleTimeout)
+        self.group = group
         self.server = ProxyServer(services: services, group: group)
     }
 
@@ -123,22 +133,29 @@ public final class InterceptionProxy: Service, Sendable {
         server.services
     }
 
-    /// Replaces every rule and the internet setting at once (a configuration reload); requests
-    /// and connections decided from now on see them.
+    /// Replaces every rule, the internet setting and the destination guard at once (a
+    /// configuration reload); requests and connections decided from now on see them.
     package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
         server.services.rules.replace(with: snapshot)
     }
 
-    /// Listens until graceful shutdown, then drains open connections.
+    /// Listens until graceful shutdown, then drains open connections. A listener that cannot
+    /// bind stops the proxy (the others close) and throws.
     public func run() async throws {
         let mode: CaptureMode = configuration.transparentProxy ? .tproxy : .redirect
         let logger = server.services.logger
-        for address in listenAddresses {
-            let bound = try await server.listen(on: address, mode: mode)
-            logger.info("listening", metadata: [
-                "address": .string("\(bound)"), "mode": .string(mode.rawValue),
-                "internet": .stringConvertible(server.services.rules.snapshot.internet),
-            ])
+        do {
+            for address in listenAddresses {
+                let bound = try await server.listen(on: address, mode: mode)
+                logger.info("listening", metadata: [
+                    "address": .string("\(bound)"), "mode": .string(mode.rawValue),
+                    "internet": .stringConvertible(server.services.rules.snapshot.internet),
+                ])
+            }
+        } catch {
+            await server.drain(grace: .zero)
+            try? await group.shutdownGracefully()
+            throw error
         }
         try? await gracefulShutdown()
         logger.info("draining", metadata: ["connections": .stringConvertible(server.openConnections)])

@@ -301,9 +301,9 @@ public final class TLSHandler: ChannelDuplexHandler {
                     promise = promise ?? write.promise
                 }
             case .wantsMoreData, .closeNotify:
-                // OpenSSL must read first (a TLS 1.2 renegotiation): the rest of this write stays
-                // first in line, still flushed, and ``advance(context:)`` retries it once the peer's
-                // bytes have been read.
+                // OpenSSL wants to read first. Not expected (renegotiation is off and the output
+                // is a memory BIO), but if it happens the rest of this write stays first in line,
+                // still flushed, and ``advance(context:)`` retries it once the peer's bytes come.
                 write.data.moveReaderIndex(forwardBy: written)
                 pendingWrites[pendingWrites.startIndex] = write
                 break encrypting

@@ -17,16 +17,17 @@ import Testing
         #expect(!sleeper.isRunning)
     }
 
-    /// One thread waits while another signals: the wait does not reap behind the signaller's
-    /// back, and ends as soon as the process does.
-    @Test func aWaiterAndASignallerShareTheProcess() throws {
+    /// One thread waits while another signals: the waiter sees the end the signal caused, and
+    /// the status stays readable (reaped once, kept) for everyone after.
+    @Test func aWaiterSeesTheEndOfAProcessAnotherThreadSignals() throws {
         let sleeper = try SpawnedProcess(executable: "/bin/sleep", arguments: ["30"])
         let waiter = BackgroundThread { sleeper.waitForExit() }
         usleep(100_000)
         #expect(sleeper.isRunning)
         sleeper.send(SIGKILL)
         #expect(try waiter.value(timeout: 10) == 128 + SIGKILL)
-        sleeper.send(SIGKILL)   // after the end: nothing happens
+        #expect(sleeper.exitStatus == 128 + SIGKILL)
+        #expect(sleeper.waitForExit() == 128 + SIGKILL)
     }
 
     @Test func aMissingExecutableIsAnError() {

@@ -176,6 +176,24 @@ import Workers
         #expect(!fromValues.contains("x-other"))
     }
 
+    @Test func anUpgradeKeepsWhatItsConnectionListsForTheSwitch() {
+        let original = HTTPHeaders([
+            ("Host", "h.example"), ("Connection", "Upgrade, HTTP2-Settings, keep-alive"), ("Upgrade", "h2c"),
+            ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"), ("Keep-Alive", "timeout=5"), ("X-Kept", "1"),
+        ])
+        var headers = HTTPHeaders([("Host", "h.example"), ("X-Kept", "1")])
+        HTTPConversion.keepUpgrade(&headers, from: original)
+        #expect(headers["Upgrade"] == ["h2c"])
+        #expect(headers["HTTP2-Settings"] == ["AAMAAABkAAQCAAAAAAIAAAAA"])
+        #expect(headers["Connection"] == ["Upgrade, HTTP2-Settings"])
+        #expect(headers["Keep-Alive"].isEmpty)
+
+        var websocket = HTTPHeaders()
+        HTTPConversion.keepUpgrade(&websocket, from: HTTPHeaders([("connection", "upgrade"), ("upgrade", "websocket")]))
+        #expect(websocket["Connection"] == ["upgrade"])
+        #expect(websocket["upgrade"] == ["websocket"])
+    }
+
     // MARK: authorities
 
     @Test(arguments: [

@@ -2,8 +2,8 @@ import EgressProxy
 import EgressTesting
 import Testing
 
-/// The library API's configuration: what it listens on by default, and that a bad address or
-/// range is refused when the proxy is made, before anything runs.
+/// The library API's configuration: what it listens on by default, and that a bad address,
+/// range or timeout is refused when the proxy is made, before anything runs.
 @Suite struct InterceptionProxyTests {
     @Test func listensOnBothFamiliesByDefault() {
         #expect(InterceptionProxy.Configuration().listen == ["0.0.0.0:15001", "[::]:15001"])
@@ -16,6 +16,14 @@ import Testing
         let directory = try TemporaryDirectory("egress-library")
         #expect(throws: (any Error).self) {
             try InterceptionProxy(configuration: .init(listen: listen, stateDirectory: directory.path("state"), allow: allow))
+        }
+    }
+
+    @Test(arguments: [(Duration.zero, Duration.seconds(60)), (.milliseconds(500), .seconds(-1))])
+    func timeoutsMustBePositive(sniff: Duration, idle: Duration) throws {
+        let directory = try TemporaryDirectory("egress-library")
+        #expect(throws: (any Error).self) {
+            try InterceptionProxy(configuration: .init(stateDirectory: directory.path("state"), sniffTimeout: sniff, idleTimeout: idle))
         }
     }
 }
