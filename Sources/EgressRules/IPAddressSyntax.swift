@@ -82,9 +82,10 @@ enum IPAddressSyntax {
 
     /// Parses any RFC 4291 text form of an IPv6 address: eight groups of one to four hex digits,
     /// at most one `::` standing for one or more zero groups, and optionally a dotted quad in
-    /// place of the last two groups. Zone ids (`%eth0`) are not accepted. The value is returned
-    /// as written: IPv4-mapped addresses are not normalised here.
-    static func parseIPv6(_ bytes: UTF8Bytes) -> UInt128? {
+    /// place of the last two groups. Zone ids (`%eth0`) are not accepted. The address is returned
+    /// as written (`.v6`): IPv4-mapped addresses are not normalised here. (An `IPAddress?`, not a
+    /// `UInt128?`: see ``IPAddress/v6(high:low:)`` on `UInt128` in enum payloads.)
+    static func parseIPv6(_ bytes: UTF8Bytes) -> IPAddress? {
         let count = bytes.count
         guard count >= 2 else { return nil }
         var head: UInt128 = 0, headGroups = 0
@@ -134,9 +135,9 @@ enum IPAddressSyntax {
         let groups = headGroups + tailGroups
         if compressed {
             guard groups <= 7 else { return nil }
-            return head << (16 * (8 - headGroups)) | tail
+            return .v6(head << (16 * (8 - headGroups)) | tail)
         }
-        return groups == 8 ? head : nil
+        return groups == 8 ? .v6(head) : nil
     }
 }
 
@@ -150,7 +151,7 @@ extension IPAddress {
             if case .success(let value) = IPAddressSyntax.parseIPv4(bytes) {
                 return .v4(value)
             }
-            return IPAddressSyntax.parseIPv6(bytes).map(IPAddress.init(ipv6:))
+            return IPAddressSyntax.parseIPv6(bytes)?.normalized
         }
         guard let parsed else { return nil }
         self = parsed

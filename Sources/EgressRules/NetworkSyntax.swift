@@ -51,9 +51,10 @@ enum NetworkSyntax {
     private static func parseIPv6Network(
         _ bytes: UTF8Bytes, prefixLength: Int
     ) -> Result<(network: IPNetwork, hasHostBits: Bool), Reason> {
-        guard let value = IPAddressSyntax.parseIPv6(bytes) else {
+        guard case .v6(let high, let low)? = IPAddressSyntax.parseIPv6(bytes) else {
             return .failure(.invalidIPv6(String(decoding: bytes, as: UTF8.self)))
         }
+        let value = UInt128(high: high, low: low)
         let hasHostBits = value & IPNetwork.ipv6Mask(prefixLength) != value
         return .success((IPNetwork(ipv6: value, prefixLength: prefixLength), hasHostBits))
     }
