@@ -16,7 +16,9 @@ import Workers
 /// Requests are served one at a time, in order: parts that arrive while one is in flight wait
 /// here (and reads stop) until its response has ended, the exchange loop's or the gate's own.
 /// After a request that stopped the decoder (an upgrade not tunnelled, a `CONNECT`), the gate
-/// restarts the codec once that request and its response have ended (``HTTPServerCodec``).
+/// restarts the codec once that request and its response have ended (``HTTPServerCodec``); from
+/// the end of such a request until then (or until a tunnel takes over), the client's input waits
+/// in front of the decoder (``InputHold``), its end of input included, which thus never waits here.
 final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -55,6 +57,8 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     private var responseEndWrite: EventLoopFuture<Void>?
     /// The request in flight stopped the decoder: the codec restarts once it is served.
     private var codecStopped = false
+    /// The request arriving (perhaps behind others still in flight) stops the decoder at its end.
+    private var arrivingStopsDecoder = false
 
     init(services: ProxyServices, connection: ConnectionContext) {
         self.services = services
@@ -63,6 +67,7 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        noteDecoderStop(part, context: context)
         guard waiting.isEmpty else { return waiting.append(part) }
         if !take(part, context: context) { waiting.append(part) }
         if case .idle = state, !held.isEmpty { drain(context: context) }
@@ -110,6 +115,21 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
         if case .serving(let exchange) = state { exchange.clientGone() }
         waiting.removeAll()
         context.fireChannelInactive()
+    }
+
+    /// The decoder stops at the end of a request that asks to switch protocols or `CONNECT`s
+    /// (whenever it is served): from then on the client's input waits in front of it, so that its
+    /// end does not make the decoder drop the bytes it holds for the tunnel or the restarted codec.
+    private func noteDecoderStop(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            arrivingStopsDecoder = HTTPServerCodec.stopsParsing(after: head)
+        case .end where arrivingStopsDecoder:
+            arrivingStopsDecoder = false
+            HTTPServerCodec.stopped(context.pipeline.syncOperations)
+        case .body, .end:
+            break
+        }
     }
 
     /// Whether requests are in flight here, or wait here, so the exchange loop must not yet

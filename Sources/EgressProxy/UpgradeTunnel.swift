@@ -12,7 +12,12 @@ import NIOHTTP1
 /// pass-through, has no idle timeout); the TLS handler of intercepted TLS stays, and so does the
 /// exchange loop's async channel at the end of the pipeline, which the relay never feeds (its
 /// task ends when the connection closes). NIO removes a decoder on a later turn of the event
-/// loop: until both decoders are gone, the relays hold what their partners write to them.
+/// loop: until both decoders are gone, the relays hold what their partners write to them, and an
+/// ``InputHold`` in front of each decoder keeps its connection's end of input (and reads) back,
+/// as a decoder that sees the end of input drops the bytes it holds. The client's hold has held
+/// since its request ended (``HTTPServerCodec/stopped(_:)``: the client may half-close before the
+/// 101 comes); the upstream's from here on, before the end of input can come: the tunnel starts
+/// inside the read that brought the 101, and the origin's end of input behind it comes after.
 ///
 /// Backpressure, half-closes and closing are the relay's: either connection closing closes the
 /// other, and `ended` runs once both are closed, with the bytes that went up (client to origin)
@@ -32,7 +37,10 @@ enum UpgradeTunnel {
                     try? clientPipeline.handler(type: RequestGate.self),
                 ]
             )
+            let clientHold = InputHold.of(clientPipeline)
             let upstreamPipeline = upstream.pipeline.syncOperations
+            let upstreamHold = InputHold(held: 1)
+            try upstreamPipeline.addHandler(upstreamHold, position: .before(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)))
             let upstreamReady = try handOver(
                 upstreamPipeline, decoder: ByteToMessageHandler<HTTPResponseDecoder>.self, to: upstreamSide,
                 removing: [
@@ -44,10 +52,12 @@ enum UpgradeTunnel {
             try client.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
             try upstream.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
             // The held bytes (with those the decoders handed on as they went) go out once both
-            // decoders are gone.
+            // decoders are gone, then the ends of input that came meanwhile follow them.
             clientReady.and(upstreamReady).assumeIsolated().whenComplete { _ in
                 clientSide.release()
                 upstreamSide.release()
+                clientHold?.release()
+                upstreamHold.release()
             }
         } catch {
             client.close(promise: nil)

@@ -58,7 +58,8 @@ private final class UpgradeFixture {
             var head = HTTPConversion.clientHead(forwarding: sink.heads[0], version: .http1_1)
             HTTPConversion.keepUpgrade(&head.headers, from: sink.heads[0].headers)
             client.writeAndFlush(HTTPServerResponsePart.head(head), promise: nil)
-            UpgradeTunnel.start(client: client, upstream: upstream) { up, down in self.ended = (up, down) }
+            // A tunnel still open when the test ends closes in deinit.
+            UpgradeTunnel.start(client: client, upstream: upstream) { [weak self] up, down in self?.ended = (up, down) }
         }
     }
 
@@ -73,7 +74,16 @@ private final class UpgradeFixture {
         var upstreamHead = HTTPConversion.upstreamHead(forwarding: head, authority: head.headers.first(name: "host"), path: head.uri)
         if UpgradeRequest(head: head) != nil { HTTPConversion.keepUpgrade(&upstreamHead.headers, from: head.headers) }
         #expect(exchange.begin(upstreamHead, body: [], sink: sink, reusable: {}))
+        // As ``RequestGate`` does once such a request has ended: the decoder has stopped.
+        if HTTPServerCodec.stopsParsing(after: head) { HTTPServerCodec.stopped(client.pipeline.syncOperations) }
         return head
+    }
+
+    /// Records, at the head of `channel`'s pipeline, what goes out on it.
+    func record(_ channel: EmbeddedChannel) throws -> WireRecorder {
+        let recorder = WireRecorder()
+        try channel.pipeline.syncOperations.addHandler(recorder, position: .first)
+        return recorder
     }
 
     static func written(_ channel: EmbeddedChannel) throws -> String {
@@ -88,6 +98,36 @@ private final class UpgradeFixture {
         // Also on a failed test: an open EmbeddedChannel asserts when it goes away.
         _ = try? client.finish(acceptAlreadyClosed: true)
         _ = try? upstream.finish(acceptAlreadyClosed: true)
+    }
+}
+
+/// Sits at the head of a pipeline and records, in order, the bytes written, the closes and the
+/// reads that reach the socket. Half-closes stop here, as `EmbeddedChannel` would treat any close
+/// as a full one; full closes go on.
+private final class WireRecorder: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+
+    /// The bytes written, with `[close output]` (or `[close all]`) where a close came.
+    var transcript = ""
+    var reads = 0
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        transcript += String(buffer: unwrapOutboundIn(data))
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        transcript += mode == .all ? "[close all]" : "[close output]"
+        if mode == .all {
+            context.close(mode: mode, promise: promise)
+        } else {
+            promise?.succeed(())
+        }
     }
 }
 
@@ -160,6 +200,72 @@ private let upgradeRequest = "GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnecti
         fixture.loop.run()
         #expect(!fixture.upstream.isActive)
         #expect(fixture.ended != nil)
+    }
+
+    /// The origin sends a frame right behind its 101 and closes (`sendall(101 + frame); close()`):
+    /// one read brings the lot, the end of input before NIO removes the decoder. The decoder
+    /// used to drop the frame on that end of input: the client got the 101, then the close.
+    @Test func theOriginsBytesBehindIts101AndItsEndInTheSameReadReachTheClientInOrder() throws {
+        let fixture = try UpgradeFixture()
+        let clientWire = try fixture.record(fixture.client)
+        _ = try fixture.clientAsks(upgradeRequest)
+        _ = try UpgradeFixture.written(fixture.upstream)
+
+        try fixture.upstream.writeInbound(ByteBuffer(
+            string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{81}\u{05}hello"
+        ))
+        fixture.upstream.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        fixture.loop.run()
+        #expect(
+            clientWire.transcript.hasSuffix("\r\n\r\n\u{81}\u{05}hello[close output]"),
+            "the frame, then the half-close: \(clientWire.transcript)"
+        )
+        #expect(fixture.upstream.isActive, "the client may still send")
+        try fixture.client.writeInbound(ByteBuffer(string: "\u{88}\u{00}"))
+        #expect(try UpgradeFixture.written(fixture.upstream) == "\u{88}\u{00}")
+        #expect(fixture.ended == nil)
+    }
+
+    /// The client sends its upgrade request and a frame, then half-closes (`shutdown(SHUT_WR)`),
+    /// all before the origin's 101. The decoder used to drop the frame on that end of input, and
+    /// the end itself never reached the origin (the tunnel would hang until the origin closed).
+    @Test func theClientsEarlyBytesAndItsHalfCloseBeforeThe101ReachTheOriginInOrder() throws {
+        let fixture = try UpgradeFixture()
+        let upstreamWire = try fixture.record(fixture.upstream)
+        _ = try fixture.clientAsks(upgradeRequest + "client-early")
+        fixture.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        let sent = try UpgradeFixture.written(fixture.upstream)
+        #expect(!sent.contains("client-early") && !upstreamWire.transcript.contains("[close"), "nothing but the request before the 101")
+
+        try fixture.upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+        fixture.loop.run()
+        #expect(upstreamWire.transcript.hasSuffix("\r\n\r\nclient-early[close output]"), "the frame, then the half-close: \(upstreamWire.transcript)")
+        #expect(try UpgradeFixture.written(fixture.upstream) == "client-early")
+        // The other direction goes on until the origin ends it.
+        try fixture.upstream.writeInbound(ByteBuffer(string: "bye"))
+        #expect(try UpgradeFixture.written(fixture.client).hasSuffix("\r\n\r\nbye"))
+        try fixture.upstream.close().wait()
+        fixture.loop.run()
+        #expect(!fixture.client.isActive)
+        #expect(fixture.ended?.up == "client-early".utf8.count)
+    }
+
+    /// While the decoder is stopped (until the origin answers), the client's bytes are not read:
+    /// they would only pile up in the stopped decoder. The read goes out once the codec restarted.
+    @Test func theClientIsNotReadWhileTheDecoderIsStopped() throws {
+        let fixture = try UpgradeFixture()
+        let clientWire = try fixture.record(fixture.client)
+        _ = try fixture.clientAsks(upgradeRequest)
+        let reads = clientWire.reads
+        fixture.client.read()
+        #expect(clientWire.reads == reads)
+        try fixture.client.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest)))
+        try fixture.client.writeOutbound(HTTPServerResponsePart.end(nil))
+        HTTPServerCodec.restart(fixture.client)
+        fixture.loop.run()
+        #expect(clientWire.reads == reads + 1, "the read that waited")
+        fixture.client.read()
+        #expect(clientWire.reads == reads + 2)
     }
 
     @Test func anyOtherAnswerIsAResponseAndARestartedCodecParsesTheNextRequest() throws {
