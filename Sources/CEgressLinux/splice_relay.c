@@ -205,8 +205,6 @@ static void *run(void *argument) {
     sigemptyset(&pipe_signal);
     sigaddset(&pipe_signal, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
-    // Named for top, perf and /proc (it would inherit its creator's name).
-    (void)pthread_setname_np(pthread_self(), "egress-splice");
 
     struct epoll_event events[EVENTS_PER_WAIT];
     bool stopping = false;
@@ -272,6 +270,9 @@ egress_error egress_relay_engine_create(size_t pipe_size, egress_relay_engine **
         free_resources(engine);
         return egress_fail("pthread_create", created);
     }
+    // Named for top, perf and /proc (it would inherit its creator's name); named here, not by the
+    // thread itself, so that the name is there once this returns.
+    (void)pthread_setname_np(engine->thread, "egress-splice");
     *out = engine;
     return egress_ok();
 }
