@@ -1,4 +1,4 @@
-// Finding one of this process's sockets by its SO_COOKIE, to take it over.
+// Finding this process's sockets by their SO_COOKIE, to take them over.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -14,24 +14,55 @@
 #define SO_COOKIE 57
 #endif
 
-egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out) {
+/// The most sockets one scan looks for.
+enum { MAXIMUM_COOKIES = 8 };
+
+egress_error egress_duplicate_sockets_with_cookies(const uint64_t *cookies, size_t count, int *fds_out) {
+    if (cookies == NULL || fds_out == NULL || count == 0 || count > MAXIMUM_COOKIES) {
+        return egress_fail("find sockets by cookie", EINVAL);
+    }
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (cookies[i] == cookies[j]) return egress_fail("find sockets by cookie", EINVAL);
+        }
+    }
+    int found[MAXIMUM_COOKIES];
+    for (size_t i = 0; i < count; i++) found[i] = -1;
     DIR *directory = opendir("/proc/self/fd");
     if (directory == NULL) return egress_fail("opendir(/proc/self/fd)", errno);
     int own = dirfd(directory);
-    egress_error result = egress_fail("find socket by cookie", ENOENT);
+    egress_error result = egress_ok();
+    size_t missing = count;
     struct dirent *entry;
-    while ((entry = readdir(directory)) != NULL) {
+    while (missing > 0 && (entry = readdir(directory)) != NULL) {
         char *end = NULL;
         long fd = strtol(entry->d_name, &end, 10);
         if (end == entry->d_name || *end != '\0' || fd == own) continue;
-        uint64_t found = 0;
-        socklen_t length = sizeof(found);
-        if (getsockopt((int)fd, SOL_SOCKET, SO_COOKIE, &found, &length) != 0 || found != cookie) continue;
-        int duplicate = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
-        result = duplicate >= 0 ? egress_ok() : egress_fail("fcntl(F_DUPFD_CLOEXEC)", errno);
-        if (duplicate >= 0) *fd_out = duplicate;
-        break;
+        uint64_t cookie = 0;
+        socklen_t length = sizeof(cookie);
+        if (getsockopt((int)fd, SOL_SOCKET, SO_COOKIE, &cookie, &length) != 0) continue;
+        for (size_t i = 0; i < count; i++) {
+            // A socket open under two descriptors is taken once.
+            if (cookies[i] != cookie || found[i] >= 0) continue;
+            found[i] = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+            if (found[i] < 0) result = egress_fail("fcntl(F_DUPFD_CLOEXEC)", errno);
+            else missing--;
+            break;
+        }
+        if (result.code != 0) break;
     }
     closedir(directory);
+    if (result.code == 0 && missing > 0) result = egress_fail("find socket by cookie", ENOENT);
+    if (result.code != 0) {
+        for (size_t i = 0; i < count; i++) {
+            if (found[i] >= 0) close(found[i]);
+        }
+        return result;
+    }
+    for (size_t i = 0; i < count; i++) fds_out[i] = found[i];
     return result;
+}
+
+egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out) {
+    return egress_duplicate_sockets_with_cookies(&cookie, 1, fd_out);
 }

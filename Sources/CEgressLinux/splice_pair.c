@@ -51,7 +51,7 @@ static egress_error make_nonblocking(int fd, int *old_flags) {
     return egress_ok();
 }
 
-static void set_direction(relay_direction *direction, int from, int to, const char *read_operation,
+static void set_direction(relay_direction *direction, relay_socket *from, relay_socket *to, const char *read_operation,
                           const char *write_operation, const char *shutdown_operation) {
     memset(direction, 0, sizeof(*direction));
     direction->from = from;
@@ -68,12 +68,13 @@ egress_error relay_pair_create(int client, int upstream, const uint8_t *initial,
     if (initial == NULL && initial_length > 0) return egress_fail("relay initial bytes", EINVAL);
     relay_pair *pair = calloc(1, sizeof(*pair));
     if (pair == NULL) return egress_fail("calloc", ENOMEM);
-    pair->client = (relay_socket){pair, client, "client socket"};
-    pair->upstream = (relay_socket){pair, upstream, "upstream socket"};
-    set_direction(&pair->directions[RELAY_UP], client, upstream, "splice from client", "splice to upstream",
-                  "shutdown(upstream, SHUT_WR)");
-    set_direction(&pair->directions[RELAY_DOWN], upstream, client, "splice from upstream", "splice to client",
-                  "shutdown(client, SHUT_WR)");
+    // Both ready until a splice says otherwise: the first turn tries every step once.
+    pair->client = (relay_socket){.pair = pair, .fd = client, .name = "client socket", .readable = true, .writable = true};
+    pair->upstream = (relay_socket){.pair = pair, .fd = upstream, .name = "upstream socket", .readable = true, .writable = true};
+    set_direction(&pair->directions[RELAY_UP], &pair->client, &pair->upstream, "splice from client",
+                  "splice to upstream", "shutdown(upstream, SHUT_WR)");
+    set_direction(&pair->directions[RELAY_DOWN], &pair->upstream, &pair->client, "splice from upstream",
+                  "splice to client", "shutdown(client, SHUT_WR)");
     egress_error error = egress_ok();
     if (initial_length > 0) {
         pair->initial = malloc(initial_length);
@@ -102,13 +103,34 @@ egress_error relay_pair_create(int client, int upstream, const uint8_t *initial,
     return egress_ok();
 }
 
+void relay_socket_ready(relay_socket *socket, uint32_t events) {
+    // A hang-up or an error is reported by the next splice either way.
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) socket->readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) socket->writable = true;
+}
+
+uint32_t relay_socket_interest(const relay_socket *socket) {
+    const relay_pair *pair = socket->pair;
+    const relay_direction *reading = &pair->directions[socket == &pair->client ? RELAY_UP : RELAY_DOWN];
+    uint32_t events = EPOLLOUT | EPOLLET;
+    if (!(reading->buffered > 0 && !reading->to->writable)) events |= EPOLLIN | EPOLLRDHUP;
+    return events;
+}
+
+void relay_socket_registered(relay_socket *socket, uint32_t events) {
+    if ((events & EPOLLIN) && !(socket->registered & EPOLLIN)) socket->readable = true;
+    socket->registered = events;
+}
+
 /// Sends what is left of the initial bytes. Returns 1 if some were sent, 0 if none could be,
 /// -1 if the pair failed.
 static int send_initial(relay_pair *pair) {
+    if (!pair->upstream.writable) return 0;
     size_t left = pair->initial_length - pair->initial_sent;
     ssize_t sent = send(pair->upstream.fd, pair->initial + pair->initial_sent, left, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) {
-        if (errno == EAGAIN || errno == EINTR) return 0;
+        if (errno == EAGAIN) pair->upstream.writable = false;
+        if (errno == EAGAIN || errno == EINTR) return errno == EINTR;
         relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail("send initial bytes to upstream", errno));
         return -1;
     }
@@ -117,40 +139,61 @@ static int send_initial(relay_pair *pair) {
     return sent > 0;
 }
 
-/// One step of one direction: drain the pipe into `to`, refill it from `from`, pass on an end of
-/// stream. Returns 1 if anything moved, 0 if nothing could, -1 if the pair failed.
+/// Splices what the pipe holds into `to`. Returns 1 if bytes moved (or an interrupted call is to be
+/// retried), 0 if none could, -1 if the pair failed.
+static int drain(relay_pair *pair, relay_direction *direction) {
+    if (direction->buffered == 0 || !direction->to->writable) return 0;
+    ssize_t n = splice(direction->pipe_read, NULL, direction->to->fd, NULL, direction->buffered,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+        direction->buffered -= (size_t)n;
+        direction->delivered += (uint64_t)n;
+        return 1;
+    }
+    if (n == 0) return 0;
+    // The pipe holds bytes, so EAGAIN means the socket's send buffer is full: EPOLLOUT follows.
+    if (errno == EAGAIN) direction->to->writable = false;
+    if (errno == EAGAIN || errno == EINTR) return errno == EINTR;
+    relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail(direction->write_operation, errno));
+    return -1;
+}
+
+/// Splices what `from` has into the pipe, up to its capacity. Same returns as `drain`.
+static int fill(relay_pair *pair, relay_direction *direction) {
+    if (direction->end_of_stream || !direction->from->readable || direction->buffered >= direction->capacity) return 0;
+    ssize_t n = splice(direction->from->fd, NULL, direction->pipe_write, NULL, direction->capacity - direction->buffered,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+        direction->buffered += (size_t)n;
+        return 1;
+    }
+    if (n == 0) {
+        direction->end_of_stream = true;
+        return 1;
+    }
+    // EAGAIN comes from an empty socket or from a pipe out of slots (small segments can use them
+    // up before `capacity` bytes): only with an empty pipe is it surely the socket's.
+    if (errno == EAGAIN && direction->buffered == 0) direction->from->readable = false;
+    if (errno == EAGAIN || errno == EINTR) return errno == EINTR;
+    relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail(direction->read_operation, errno));
+    return -1;
+}
+
+/// One step of one direction: drain the pipe into `to`, refill it from `from`, drain what came,
+/// pass on an end of stream. Returns 1 if anything moved, 0 if nothing could, -1 if the pair failed.
 static int step(relay_pair *pair, relay_direction *direction) {
     if (direction->finished) return 0;
-    int moved = 0;
-    if (direction->buffered > 0) {
-        ssize_t n = splice(direction->pipe_read, NULL, direction->to, NULL, direction->buffered,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) {
-            direction->buffered -= (size_t)n;
-            direction->delivered += (uint64_t)n;
-            moved = 1;
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail(direction->write_operation, errno));
-            return -1;
-        }
-    }
-    if (!direction->end_of_stream && direction->buffered < direction->capacity) {
-        ssize_t n = splice(direction->from, NULL, direction->pipe_write, NULL, direction->capacity - direction->buffered,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) {
-            direction->buffered += (size_t)n;
-            moved = 1;
-        } else if (n == 0) {
-            direction->end_of_stream = true;
-            moved = 1;
-        } else if (errno != EAGAIN && errno != EINTR) {
-            relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail(direction->read_operation, errno));
-            return -1;
-        }
+    int moved = drain(pair, direction);
+    if (moved < 0) return -1;
+    int filled = fill(pair, direction);
+    if (filled < 0) return -1;
+    if (filled > 0) {
+        moved = 1;
+        if (drain(pair, direction) < 0) return -1;
     }
     if (direction->end_of_stream && direction->buffered == 0) {
         // The peer of `to` may already be gone entirely (ENOTCONN): the other direction says so.
-        if (shutdown(direction->to, SHUT_WR) != 0 && errno != ENOTCONN) {
+        if (shutdown(direction->to->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
             relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail(direction->shutdown_operation, errno));
             return -1;
         }

@@ -16,12 +16,19 @@ typedef struct relay_socket {
     int fd;
     /// "client socket" or "upstream socket", for errors that epoll reports.
     const char *name;
+    /// What epoll (edge-triggered) last said and no splice has contradicted since: reading may
+    /// find bytes or the end of stream, writing may find room. Cleared only by EAGAIN from the
+    /// socket itself, so a new edge is due before it could be set again.
+    bool readable;
+    bool writable;
+    /// The events the socket is registered with epoll for (see `relay_socket_interest`).
+    uint32_t registered;
 } relay_socket;
 
 /// One direction: `from` -> pipe -> `to`.
 typedef struct relay_direction {
-    int from;
-    int to;
+    relay_socket *from;
+    relay_socket *to;
     int pipe_read;
     int pipe_write;
     /// The pipe's capacity and the bytes in it now.
@@ -92,7 +99,21 @@ void relay_pair_discard(relay_pair *pair);
 /// Makes a pipe of `pipe_size` bytes to learn the size pairs get, or why it cannot be had.
 egress_error relay_pipe_size(size_t pipe_size, size_t *effective);
 
-/// Moves whatever can move now, both ways, within a budget.
+/// Records an epoll event of `socket` (EPOLLIN, EPOLLOUT, ...) as readiness to read or write.
+void relay_socket_ready(relay_socket *socket, uint32_t events);
+
+/// The epoll events (edge-triggered) `socket` should be registered for now. Writes always; reads
+/// unless the pipe they would go to holds bytes that wait for the other socket to take them:
+/// then every arriving segment would wake the engine for nothing, and the other socket's
+/// EPOLLOUT brings reading back. Errors and hang-ups are reported whatever the registration.
+uint32_t relay_socket_interest(const relay_socket *socket);
+
+/// Notes that `socket` is now registered for `events`. Reading that comes back is assumed ready:
+/// edges may have passed while it was not registered.
+void relay_socket_registered(relay_socket *socket, uint32_t events);
+
+/// Moves whatever can move now, both ways, within a budget. Only sockets marked ready are
+/// touched, so a turn makes no splice calls that are sure to fail with EAGAIN.
 pump_status relay_pair_pump(relay_pair *pair);
 
 /// Ends the pair with `outcome`: removes both sockets from epoll, closes them (with a reset unless

@@ -60,6 +60,24 @@ static void retire(egress_relay_engine *engine, relay_pair *pair) {
     engine->ended = pair;
 }
 
+/// Registers each socket of a live pair for what it should hear now (relay_socket_interest).
+/// Returns false if the pair failed (and was retired).
+static bool update_interest(egress_relay_engine *engine, relay_pair *pair) {
+    relay_socket *sockets[2] = {&pair->client, &pair->upstream};
+    for (int i = 0; i < 2; i++) {
+        uint32_t interest = relay_socket_interest(sockets[i]);
+        if (interest == sockets[i]->registered) continue;
+        struct epoll_event event = {.events = interest, .data.ptr = sockets[i]};
+        if (epoll_ctl(engine->epoll_fd, EPOLL_CTL_MOD, sockets[i]->fd, &event) != 0) {
+            relay_pair_end(pair, EGRESS_RELAY_FAILED, egress_fail("epoll_ctl(EPOLL_CTL_MOD)", errno));
+            retire(engine, pair);
+            return false;
+        }
+        relay_socket_registered(sockets[i], interest);
+    }
+    return true;
+}
+
 static void pump(egress_relay_engine *engine, relay_pair *pair) {
     if (pair->ended) return;
     switch (relay_pair_pump(pair)) {
@@ -67,6 +85,7 @@ static void pump(egress_relay_engine *engine, relay_pair *pair) {
         retire(engine, pair);
         break;
     case PUMP_MORE:
+        if (!update_interest(engine, pair)) break;
         if (!pair->ready) {
             pair->ready = true;
             pair->queue_next = engine->ready;
@@ -74,6 +93,7 @@ static void pump(egress_relay_engine *engine, relay_pair *pair) {
         }
         break;
     case PUMP_IDLE:
+        (void)update_interest(engine, pair);
         break;
     }
 }
@@ -92,6 +112,7 @@ static void handle_event(egress_relay_engine *engine, const struct epoll_event *
             return;
         }
     }
+    relay_socket_ready(socket, event->events);
     pump(engine, pair);
 }
 
@@ -106,7 +127,8 @@ static void start(egress_relay_engine *engine, relay_pair *pair, bool stopping) 
     }
     relay_socket *sockets[2] = {&pair->client, &pair->upstream};
     for (int i = 0; i < 2; i++) {
-        struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = sockets[i]};
+        uint32_t interest = relay_socket_interest(sockets[i]);
+        struct epoll_event event = {.events = interest, .data.ptr = sockets[i]};
         if (epoll_ctl(engine->epoll_fd, EPOLL_CTL_ADD, sockets[i]->fd, &event) != 0) {
             int code = errno;
             pair->epoll_fd = engine->epoll_fd;
@@ -114,6 +136,7 @@ static void start(egress_relay_engine *engine, relay_pair *pair, bool stopping) 
             retire(engine, pair);
             return;
         }
+        sockets[i]->registered = interest;
     }
     pair->epoll_fd = engine->epoll_fd;
     pump(engine, pair);
@@ -247,6 +270,9 @@ egress_error egress_relay_engine_create(size_t pipe_size, egress_relay_engine **
         free_resources(engine);
         return egress_fail("pthread_create", created);
     }
+    // Named for top, perf and /proc (it would inherit its creator's name); named here, not by the
+    // thread itself, so that the name is there once this returns.
+    (void)pthread_setname_np(engine->thread, "egress-splice");
     *out = engine;
     return egress_ok();
 }

@@ -14,4 +14,17 @@ public enum SocketTakeover {
         try LinuxError.check(egress_duplicate_socket_with_cookie(cookie, &descriptor))
         return descriptor
     }
+
+    /// Close-on-exec duplicates of the sockets whose cookies are `first` and `second`, found in
+    /// one scan of the process's descriptors (one `getsockopt` per open descriptor for both).
+    /// All or nothing: when it throws, no duplicate is left open.
+    ///
+    /// - Throws: ``LinuxError`` with `ENOENT` when either cookie has no socket, `EINVAL` when the
+    ///   two are the same.
+    public static func duplicate(_ first: UInt64, _ second: UInt64) throws -> (Int32, Int32) {
+        let cookies = [first, second]
+        var descriptors: [Int32] = [-1, -1]
+        try LinuxError.check(egress_duplicate_sockets_with_cookies(cookies, cookies.count, &descriptors))
+        return (descriptors[0], descriptors[1])
+    }
 }

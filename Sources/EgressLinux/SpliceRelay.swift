@@ -4,7 +4,7 @@ import Glibc
 /// Relays pass-through connections with `splice(2)`: bytes move between the client and upstream
 /// sockets through a pipe per direction, inside the kernel, never copied into user space.
 ///
-/// One engine thread (epoll, edge-triggered) serves every pair handed to it; ``relay(client:upstream:initialUpstreamBytes:completion:)``
+/// One engine thread (`egress-splice`; epoll, edge-triggered) serves every pair handed to it; ``relay(client:upstream:initialUpstreamBytes:completion:)``
 /// may be called from any thread. An end of stream one way is passed on as
 /// `shutdown(SHUT_WR)` the other way (half-close), and a pair ends when both directions have; a
 /// reset or another error on either socket closes both, the other with a reset. Memory is bounded

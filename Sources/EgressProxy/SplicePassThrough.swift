@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Moves a pass-through connection pair out of the event loop into the `splice(2)` relay, so its
-/// bytes never enter user space: both sockets are taken over (found by `SO_COOKIE`, duplicated),
+/// bytes never enter user space: both sockets are taken over (found by `SO_COOKIE` in one scan, duplicated),
 /// the NIO channels closed, and the relay sends the bytes the sniffer held first.
 enum SplicePassThrough {
     /// Hands `client` and `upstream` to `relay`; on failure nothing was taken over and the caller
@@ -16,14 +16,8 @@ enum SplicePassThrough {
         completion: @escaping @Sendable (RelayResult) -> Void
     ) -> EventLoopFuture<Void> {
         cookie(of: client).and(cookie(of: upstream)).flatMapThrowing { cookies in
-            let clientSocket = try SocketTakeover.duplicate(cookie: cookies.0)
-            let upstreamSocket: Int32
-            do {
-                upstreamSocket = try SocketTakeover.duplicate(cookie: cookies.1)
-            } catch {
-                close(clientSocket)
-                throw error
-            }
+            // One scan of the process's descriptors finds both.
+            let (clientSocket, upstreamSocket) = try SocketTakeover.duplicate(cookies.0, cookies.1)
             do {
                 try relay.relay(
                     client: clientSocket, upstream: upstreamSocket, initialUpstreamBytes: held.map { Array($0.readableBytesView) } ?? [],

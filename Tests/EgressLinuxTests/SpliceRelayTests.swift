@@ -127,6 +127,15 @@ import Testing
         #expect(throws: LinuxError(operation: "F_SETPIPE_SZ", code: EINVAL)) { try SpliceRelay(pipeSize: 4 << 20) }
     }
 
+    @Test func theEngineThreadIsNamed() throws {
+        let relay = try SpliceRelay()
+        defer { relay.shutdown() }
+        let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").map { task in
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+        }
+        #expect(names.contains("egress-splice\n"))
+    }
+
     @Test func manyPairsShareOneEngine() throws {
         let relay = try SpliceRelay()
         let size = 1 << 20

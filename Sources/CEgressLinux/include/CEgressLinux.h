@@ -150,6 +150,12 @@ egress_error egress_spawn(const char *path, char *const argv[], char *const envp
 /// out of an event loop that does not hand out its descriptors; ENOENT when there is none.
 egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out);
 
+/// Close-on-exec duplicates of the `count` sockets whose SO_COOKIEs are `cookies`, in that order,
+/// found in one scan of /proc/self/fd (a relayed pair costs one scan, not two). All or nothing:
+/// on failure (ENOENT if a cookie has no socket, EINVAL for a repeated cookie or a count of 0)
+/// no duplicate is left open and `fds_out` is untouched.
+egress_error egress_duplicate_sockets_with_cookies(const uint64_t *cookies, size_t count, int *fds_out);
+
 #include "egress_splice_relay.h"
 #include "egress_container.h"
 
