@@ -16,7 +16,7 @@ struct ConnectionHandoff {
         switch found {
         case .http:
             if let upgrade = sniffer.heldBytes.flatMap(UpgradeRequest.init), !interceptsHTTP(host: upgrade.host),
-               services.rules.snapshot.internet
+               services.rules.current.snapshot.internet
             {
                 // A protocol switch (WebSocket, ...) no rule intercepts: tunnel it, don't parse it.
                 // (Without internet it goes the HTTP way, to a 403 that says why.)
@@ -24,9 +24,10 @@ struct ConnectionHandoff {
             }
             serveHTTP(context, sniffer, connection: connection)
         case .tls(let hello):
-            let snapshot = services.rules.snapshot
             let destination = connection.destination
-            let match = snapshot.https.match(hostname: hello.serverName, address: destination.address, port: destination.port)
+            let match = services.rules.current.snapshot.https.match(
+                hostname: hello.serverName, address: destination.address, port: destination.port
+            )
             if let match {
                 intercept(hello, rule: match.target.description, context, sniffer)
             } else {
@@ -42,7 +43,7 @@ struct ConnectionHandoff {
     /// Whether an HTTP rule matches a request for `host` on this connection.
     private func interceptsHTTP(host: String?) -> Bool {
         let destination = connection.destination
-        return services.rules.snapshot.http.match(hostname: host, address: destination.address, port: destination.port) != nil
+        return services.rules.current.snapshot.http.match(hostname: host, address: destination.address, port: destination.port) != nil
     }
 
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
@@ -77,8 +78,8 @@ struct ConnectionHandoff {
 
     private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {
         let destination = connection.destination
-        let snapshot = services.rules.snapshot
-        if let reason = snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
+        let rules = services.rules.current
+        if let reason = rules.snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: rules.snapshot.internet) {
             return refuse(context, kind: kind, reason: reason)
         }
         let client = context.channel

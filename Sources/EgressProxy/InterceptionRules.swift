@@ -24,30 +24,49 @@ package final class InterceptionRules: Sendable {
         }
     }
 
-    private let state: Mutex<Snapshot>
+    /// One consistent set of rules, never changed once made (a change makes a new one), read in
+    /// place: taking it costs one reference, where copying a ``Snapshot`` out of the lock
+    /// retained every array of both tables (2% of an intercepted request).
+    package final class Current: Sendable {
+        package let snapshot: Snapshot
+
+        init(_ snapshot: Snapshot) {
+            self.snapshot = snapshot
+        }
+    }
+
+    private let state: Mutex<Current>
+    /// Stands in the lock while a change is made, so that the tables being changed are not
+    /// shared with the current rules (and are changed in place unless a reader still holds them).
+    private static let changing = Current(Snapshot(internet: false))
 
     /// Rules with nothing intercepted; `internet` and `destinationGuard` decide what happens to
     /// unmatched traffic.
     package init(internet: Bool, destinationGuard: DestinationGuard = DestinationGuard()) {
-        state = Mutex(Snapshot(internet: internet, destinationGuard: destinationGuard))
+        state = Mutex(Current(Snapshot(internet: internet, destinationGuard: destinationGuard)))
     }
 
-    /// The rules as they are now.
-    package var snapshot: Snapshot {
+    /// The rules as they are now, to read in place (the request path).
+    package var current: Current {
         state.withLock { $0 }
+    }
+
+    /// The rules as they are now, as a value to change and ``replace(with:)`` them with.
+    package var snapshot: Snapshot {
+        current.snapshot
     }
 
     /// Routes plain HTTP requests to `target` through `worker` (replacing the handler of an
     /// equal target in place). Throws, registering nothing, if `target` is not a valid target.
     package func interceptOutboundHttp(_ target: String, _ worker: Worker) throws(RuleTargetError) {
         let parsed = try RuleTarget(parsing: target)
-        state.withLock { $0.http.register(parsed, worker) }
+        change { $0.http.register(parsed, worker) }
     }
 
     /// Routes every plain HTTP request on port 80 through `worker`: `0.0.0.0/0` and `::/0`.
     package func interceptAllOutboundHttp(_ worker: Worker) {
         let everywhere = ["0.0.0.0/0", "::/0"].compactMap { try? RuleTarget(parsing: $0) }
-        state.withLock { snapshot in
+        change { snapshot in
             for target in everywhere {
                 snapshot.http.register(target, worker)
             }
@@ -57,16 +76,26 @@ package final class InterceptionRules: Sendable {
     /// Intercepts TLS to `target` and routes its requests through `worker`.
     package func interceptOutboundHttps(_ target: String, _ worker: Worker) throws(RuleTargetError) {
         let parsed = try RuleTarget(parsing: target)
-        state.withLock { $0.https.register(parsed, worker) }
+        change { $0.https.register(parsed, worker) }
     }
 
     /// Replaces every rule, the internet setting and the guard at once (a configuration reload).
     package func replace(with snapshot: Snapshot) {
-        state.withLock { $0 = snapshot }
+        state.withLock { $0 = Current(snapshot) }
     }
 
     /// Turns outbound access for unmatched traffic on or off.
     package func setInternet(_ enabled: Bool) {
-        state.withLock { $0.internet = enabled }
+        change { $0.internet = enabled }
+    }
+
+    /// Makes the next rules from the current ones.
+    private func change(_ body: (inout Snapshot) -> Void) {
+        state.withLock { current in
+            var snapshot = current.snapshot
+            current = Self.changing
+            body(&snapshot)
+            current = Current(snapshot)
+        }
     }
 }

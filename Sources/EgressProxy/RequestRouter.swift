@@ -26,19 +26,19 @@ enum RequestRouter {
     /// The route of a request for `hostname` (its `Host` without port; nil: the connection's
     /// SNI) under the rules as they are now.
     static func route(hostname: String?, connection: ConnectionContext, services: ProxyServices) -> Route {
-        let snapshot = services.rules.snapshot
+        // Read in place (`rules.snapshot.https...`): a copy of the snapshot or of a table would
+        // retain every array in it, for every request.
+        let rules = services.rules.current
         let hostname = hostname ?? connection.serverName
         let destination = connection.destination
-        // Matched in place: `let table = isHTTPS ? snapshot.https : snapshot.http` would copy the
-        // table (a retain per array in it) for every request.
         let match = connection.scheme == "https"
-            ? snapshot.https.match(hostname: hostname, address: destination.address, port: destination.port)
-            : snapshot.http.match(hostname: hostname, address: destination.address, port: destination.port)
+            ? rules.snapshot.https.match(hostname: hostname, address: destination.address, port: destination.port)
+            : rules.snapshot.http.match(hostname: hostname, address: destination.address, port: destination.port)
         if let match {
             return .handler(match.value, rule: match.target.description)
         }
         let shownHost = hostname ?? connection.destinationText
-        if let reason = snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet) {
+        if let reason = rules.snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: rules.snapshot.internet) {
             return .deny(host: shownHost, reason: reason)
         }
         return .forward(UpstreamTarget(

@@ -64,4 +64,30 @@ import Workers
         #expect(throws: RuleTargetError.self) { try rules.interceptOutboundHttps("10.*.0.1", Worker(Nothing())) }
         #expect(rules.snapshot.https.count == 0)
     }
+
+    /// A request routed under the rules it took is not affected by changes made meanwhile, and
+    /// the next one sees them.
+    @Test func rulesTakenStayAsTheyWereWhileTheRulesChange() throws {
+        let rules = InterceptionRules(internet: false)
+        try rules.interceptOutboundHttp("a.example", Worker(Nothing(), name: "a"))
+        let taken = rules.current
+        try rules.interceptOutboundHttp("b.example", Worker(Nothing(), name: "b"))
+        rules.setInternet(true)
+        let anywhere = try #require(IPAddress("203.0.113.7"))
+        #expect(taken.snapshot.http.match(hostname: "b.example", address: anywhere, port: 80) == nil)
+        #expect(taken.snapshot.http.match(hostname: "a.example", address: anywhere, port: 80)?.value.name == "a")
+        #expect(!taken.snapshot.internet)
+        #expect(rules.current.snapshot.http.match(hostname: "b.example", address: anywhere, port: 80)?.value.name == "b")
+        #expect(rules.current.snapshot.internet)
+    }
+
+    @Test func manyRulesRegisteredOneByOneAreAllThere() throws {
+        let rules = InterceptionRules(internet: false)
+        for index in 0..<5_000 {
+            try rules.interceptOutboundHttp("host\(index).example", Worker(Nothing(), name: "\(index)"))
+        }
+        let anywhere = try #require(IPAddress("203.0.113.7"))
+        #expect(rules.snapshot.http.count == 5_000)
+        #expect(rules.current.snapshot.http.match(hostname: "host4999.example", address: anywhere, port: 80)?.value.name == "4999")
+    }
 }
