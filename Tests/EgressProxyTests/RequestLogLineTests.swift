@@ -19,6 +19,15 @@ import Testing
         #expect(RequestLogLine.milliseconds(duration) == text)
     }
 
+    @Test func numbersAreWrittenInDecimal() {
+        var line = RequestLogLine()
+        line.add("zero", 0)
+        line.add("big", UInt64.max)
+        line.add("negative", -42)
+        line.add("status", UInt(204))
+        #expect(line.message == "request zero=0 big=18446744073709551615 negative=-42 status=204")
+    }
+
     @Test func aRequestLineHasItsFieldsInOrder() {
         let line = RequestLogLine(
             method: "GET", url: "http://a.example/x", rule: nil, action: "deny", status: 403, bytes: 12,
