@@ -70,6 +70,16 @@ public final class ProxyTopology: Sendable {
         return proxy
     }
 
+    /// Edits the configuration file ``startProxy(internet:extra:upstream:rules:)`` wrote (its
+    /// first `text` becomes `replacement`), sends `proxy` SIGHUP and returns once it reloaded.
+    public func reloadProxy(_ proxy: BackgroundProcess, replacing text: String, with replacement: String) throws {
+        let configuration = try String(contentsOfFile: directory.path("egress.yaml"), encoding: .utf8)
+        guard let range = configuration.range(of: text) else { throw TestSupportError("egress.yaml has no \(text.debugDescription)") }
+        try directory.write(configuration.replacingCharacters(in: range, with: replacement), to: "egress.yaml")
+        proxy.send(SIGHUP)
+        try proxy.waitForLines(containing: "reloaded")
+    }
+
     /// Starts `egress-example` (the proxy with Swift handlers of Examples/HandlerExample) in the
     /// container namespace, in place of `egressd`; returns once it listens.
     @discardableResult

@@ -132,13 +132,7 @@ struct HTTPInterceptionTests {
         let client = try topology.container.spawn(["python3", "-u", "-c", script])
         topology.track(client)
         _ = try client.waitForLines(containing: "403", count: 1)
-        try topology.directory.write(
-            try String(contentsOfFile: topology.directory.path("egress.yaml"), encoding: .utf8)
-                .replacingOccurrences(of: "rules: []", with: "rules:\n  - http: late.example\n    respond: { body: \"now intercepted\" }"),
-            to: "egress.yaml"
-        )
-        proxy.send(SIGHUP)
-        try proxy.waitForLines(containing: "reloaded")
+        try topology.reloadProxy(proxy, replacing: "rules: []", with: "rules:\n  - http: late.example\n    respond: { body: \"now intercepted\" }")
         try client.writeLine("")
         let answers = try client.waitForLines(containing: " ", count: 2).map { $0.split(separator: " ") }
         #expect(answers[0].first == "403")
@@ -162,13 +156,7 @@ struct HTTPInterceptionTests {
         let proxy = try topology.startProxy(internet: true)
         let get = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://\(own):8088/"]
         #expect(try topology.inContainer(get).standardOutput == "403", "the proxy's own address is refused")
-        try topology.directory.write(
-            try String(contentsOfFile: topology.directory.path("egress.yaml"), encoding: .utf8)
-                .replacingOccurrences(of: "upstream:\n", with: "upstream:\n  allow: [\"\(own)/32\"]\n"),
-            to: "egress.yaml"
-        )
-        proxy.send(SIGHUP)
-        try proxy.waitForLines(containing: "reloaded")
+        try topology.reloadProxy(proxy, replacing: "upstream:\n", with: "upstream:\n  allow: [\"\(own)/32\"]\n")
         #expect(try topology.inContainer(get).standardOutput == "200", "allowed after the reload")
     }
 
