@@ -24,7 +24,8 @@ struct UploadCounter: WorkerEntrypoint {
 }
 
 /// `GET /N` streams N bytes, produced chunk by chunk as the client reads them; `GET /N?chunked`
-/// sends them without a length (chunked transfer encoding).
+/// sends them without a length (chunked transfer encoding); `GET /N?eager` from a sequence that
+/// never waits (the proxy must still not take it all in at once).
 struct Download: WorkerEntrypoint {
     func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response {
         let path = request.head.path ?? "/"
@@ -32,6 +33,7 @@ struct Download: WorkerEntrypoint {
         let block = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
         var fields: HTTPFields = [.contentType: "application/octet-stream"]
         if !path.hasSuffix("?chunked") { fields[.contentLength] = String(count) }
+        if path.hasSuffix("?eager") { return Response(headerFields: fields, body: Body(EagerBlocks(count: count, block: block))) }
         return Response(headerFields: fields, body: .stream { writer in
             var remaining = count
             while remaining > 0 {
@@ -40,6 +42,28 @@ struct Download: WorkerEntrypoint {
                 remaining -= size
             }
         })
+    }
+}
+
+/// `count` bytes in blocks, each ready at once: an `AsyncSequence` whose `next()` never suspends.
+struct EagerBlocks: AsyncSequence, Sendable {
+    let count: Int
+    let block: ByteBuffer
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var remaining: Int
+        let block: ByteBuffer
+
+        mutating func next() async -> ByteBuffer? {
+            guard remaining > 0 else { return nil }
+            let size = Swift.min(remaining, block.readableBytes)
+            remaining -= size
+            return block.getSlice(at: 0, length: size) ?? block
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(remaining: count, block: block)
     }
 }
 

@@ -58,11 +58,14 @@ struct SwiftHandlerTests {
             let result = try topology.inContainer(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", url], timeout: 120)
             #expect(result.standardOutput == "\(Self.hundredMiB)", "\(url): \(result.combinedOutput)")
         }
-        let secure = try topology.inContainer([
-            "curl", "-sS", "--cacert", topology.caCertificate, "-o", "/dev/null", "-w", "%{size_download}",
-            "https://download.example/\(Self.hundredMiB)",
-        ], timeout: 120)
-        #expect(secure.standardOutput == "\(Self.hundredMiB)", "\(secure.combinedOutput)")
+        // Over TLS, also from a handler body that never waits: the channel's writability does not
+        // show what the TLS handler holds, so the proxy must pace such a body itself.
+        for url in ["https://download.example/\(Self.hundredMiB)", "https://download.example/\(Self.hundredMiB)?eager"] {
+            let secure = try topology.inContainer([
+                "curl", "-sS", "--cacert", topology.caCertificate, "-o", "/dev/null", "-w", "%{size_download}", url,
+            ], timeout: 120)
+            #expect(secure.standardOutput == "\(Self.hundredMiB)", "\(url): \(secure.combinedOutput)")
+        }
         let peak = try #require(proxy.peakResidentBytes)
         #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
