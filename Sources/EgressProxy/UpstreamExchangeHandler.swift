@@ -2,6 +2,10 @@ import NIOCore
 import NIOHTTP1
 import Workers
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the response of an upstream exchange goes, part by part, on the connection's event loop.
 protocol UpstreamResponseSink: AnyObject {
     /// The final response head (interim `1xx` ones are skipped; `101` is final). `control`
@@ -231,7 +235,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
         let reason = failure.map { "\(target): \($0)" }
         switch state {
         case .awaitingHead(let sink, let replayable):
-            if replayable && !receivedAny && failure == nil {
+            // Closed, or reset as the request hit a socket the origin had closed while idle:
+            // either way nothing came back, and a repeatable request may go again elsewhere.
+            if replayable && !receivedAny && (failure == nil || Self.isReset(failure)) {
                 sink.failed(StaleConnection(reason: reason ?? "closed before sending a response"))
             } else {
                 sink.failed(UpstreamError(reason ?? "\(target) closed before sending a response"))
@@ -281,6 +287,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private static let idempotent: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE]
+
+    /// Whether `error` is the peer resetting the connection (or refusing a write to it).
+    private static func isReset(_ error: (any Error)?) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
+    }
 
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         if failure == nil { failure = error }

@@ -4,6 +4,10 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Records what an upstream exchange tells its sink, and answers `receivedBody` as told.
 private final class RecordingSink: UpstreamResponseSink {
     var events: [String] = []
@@ -142,6 +146,16 @@ private struct Connection {
         #expect(kept.handler.begin(Connection.head(), body: [], sink: get) {})
         try kept.channel.close().wait()
         #expect(get.errors.first is StaleConnection, "a GET on a kept-alive connection closed before any answer")
+
+        let reset = try Connection()
+        #expect(reset.handler.begin(Connection.head(), body: [], sink: RecordingSink()) {})
+        try reset.channel.writeInbound(Connection.response(204, ["Content-Length": "0"]))
+        try reset.channel.writeInbound(HTTPClientResponsePart.end(nil))
+        let resetGet = RecordingSink()
+        #expect(reset.handler.begin(Connection.head(), body: [], sink: resetGet) {})
+        reset.channel.pipeline.fireErrorCaught(IOError(errnoCode: ECONNRESET, reason: "read(descriptor:pointer:size:)"))
+        try? reset.channel.close().wait()
+        #expect(resetGet.errors.first is StaleConnection, "reset as the request hit a connection the origin had closed")
 
         let keptForPost = try Connection()
         #expect(keptForPost.handler.begin(Connection.head(), body: [], sink: RecordingSink()) {})
