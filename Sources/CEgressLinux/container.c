@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,7 +95,10 @@ static egress_error clone_on_cloner(clone_job *job) {
 static egress_error create_with_paths(const egress_container_spec *spec, const egress_container_paths *paths,
                                       egress_container *out) {
     int release[2], errors[2], status[2];
-    if (pipe2(release, O_CLOEXEC) != 0) return egress_fail("pipe2", errno);
+    // A socket pair, not a pipe: the release is sent with MSG_NOSIGNAL, so an init that died
+    // before it (killed, or failed to set up) is an EPIPE error here, not a SIGPIPE that would
+    // end the whole host process.
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, release) != 0) return egress_fail("socketpair", errno);
     if (pipe2(errors, O_CLOEXEC) != 0) {
         int code = errno;
         close(release[0]);
@@ -144,7 +148,7 @@ egress_error egress_container_create(const egress_container_spec *spec, egress_c
 
 egress_error egress_container_start(egress_container *container) {
     char go = 1;
-    ssize_t written = write(container->release_fd, &go, 1);
+    ssize_t written = send(container->release_fd, &go, 1, MSG_NOSIGNAL);
     int write_errno = errno;
     close(container->release_fd);
     container->release_fd = -1;

@@ -34,6 +34,34 @@ final class ContainerInitTests: XCTestCase {
         return (try String(contentsOfFile: outputPath, encoding: .utf8), exit)
     }
 
+    /// Starting a container whose init has already died (killed from outside, or failed before
+    /// the release) is an error for the caller: no SIGPIPE, which would end the host process.
+    func testStartingAContainerWhoseInitDiedIsAnErrorNotASignal() throws {
+        try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root (namespaces, mounts); run the tests as root")
+        let directory = try TemporaryDirectory("egress-init")
+        let scratch = directory.path("scratch")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let container = try ContainerInit(ContainerInit.Specification(
+            arguments: ["true"], environment: [], searchPath: "/usr/bin:/bin", standardInput: -1, standardOutput: -1,
+            standardError: -1, root: nil, workingDirectory: nil, hostname: "box1", scratchDirectory: scratch, files: [],
+            maskedPaths: []
+        ))
+        container.kill()
+        _ = container.waitForExit()
+        // SIGPIPE blocked on this thread: a write to the dead init's pipe would leave it pending.
+        var pipeSignal = sigset_t(), previous = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        XCTAssertThrowsError(try container.start())
+        sigpending(&pending)
+        let raised = sigismember(&pending, SIGPIPE) == 1
+        var zero = timespec()
+        if raised { _ = sigtimedwait(&pipeSignal, nil, &zero) }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        XCTAssertFalse(raised, "starting a dead container raised SIGPIPE")
+    }
+
     func testWhatTheEntrypointSees() throws {
         let secret = try TemporaryDirectory("egress-secret", in: "/var/lib")
         try secret.write("key", to: "ca.key")
