@@ -37,6 +37,7 @@ public final class BackgroundProcess: Sendable {
                 output.text.withLock { $0 += String(decoding: buffer[..<count], as: UTF8.self) }
             }
             close(outputRead)
+            output.ended.withLock { $0 = true }
         }
     }
 
@@ -82,10 +83,16 @@ public final class BackgroundProcess: Sendable {
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
                 return String(line.dropFirst(prefix.count))
             }
-            if !process.isRunning { break }
+            if hasFinished { break }
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TestSupportError("no line starting with \"\(prefix)\" within \(timeout)s; printed:\n\(printed)")
+    }
+
+    /// Whether nothing more can be printed: the process exited and its output was read to the end
+    /// (exiting alone is not enough: the reader may not have caught up yet).
+    private var hasFinished: Bool {
+        !process.isRunning && output.ended.withLock { $0 }
     }
 
     /// Waits until at least `count` printed lines contain `text`; returns those lines.
@@ -95,7 +102,7 @@ public final class BackgroundProcess: Sendable {
         while Date() < deadline {
             let found = lines(containing: text)
             if found.count >= count { return found }
-            if !process.isRunning { break }
+            if hasFinished { break }
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TestSupportError("fewer than \(count) lines containing \"\(text)\" within \(timeout)s; printed:\n\(printed)")
@@ -145,4 +152,6 @@ public final class BackgroundProcess: Sendable {
 /// What a background process printed, appended from the reading thread.
 private final class OutputBuffer: Sendable {
     let text = Mutex("")
+    /// The reader reached the end of the output: every line the process printed is in `text`.
+    let ended = Mutex(false)
 }

@@ -8,6 +8,10 @@ import Testing
 @Suite(.requiresRoot, .serialized)
 struct SwiftHandlerTests {
     static let hundredMiB = 100 * 1024 * 1024
+    /// The proxy's peak memory while 100 MiB bodies stream through it stays below this (about
+    /// 40 MiB at rest; a body held whole, or piled up unpaced behind TLS, reaches 140 MiB and
+    /// more). The headroom is for loaded machines, where the client reads late.
+    static let memoryBound = 96 * 1024 * 1024
 
     private func topology(internet: Bool = false) throws -> (ProxyTopology, BackgroundProcess) {
         let topology = try ProxyTopology()
@@ -45,7 +49,7 @@ struct SwiftHandlerTests {
         let chunked = try topology.inContainer(["sh", "-c", "head -c \(Self.hundredMiB) /dev/zero | curl -sS -T - http://upload.example/"])
         #expect(chunked.standardOutput.hasPrefix("received \(Self.hundredMiB) bytes in "), "\(chunked.combinedOutput)")
         let peak = try #require(proxy.peakResidentBytes)
-        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
+        #expect(peak < Self.memoryBound, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
     @Test func downloadsOf100MiBStreamFromAHandlerOverHTTPAndHTTPS() async throws {
@@ -67,7 +71,7 @@ struct SwiftHandlerTests {
             #expect(secure.standardOutput == "\(Self.hundredMiB)", "\(url): \(secure.combinedOutput)")
         }
         let peak = try #require(proxy.peakResidentBytes)
-        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
+        #expect(peak < Self.memoryBound, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
     @Test func downloadsOf100MiBStreamThroughForwarding() async throws {
@@ -87,7 +91,7 @@ struct SwiftHandlerTests {
         ], timeout: 120)
         #expect(unmatched.standardOutput == "\(Self.hundredMiB)", "\(unmatched.combinedOutput)")
         let peak = try #require(proxy.peakResidentBytes)
-        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
+        #expect(peak < Self.memoryBound, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
     @Test func downloadsOf100MiBStreamThroughInterceptedTLSForwarding() async throws {
@@ -111,7 +115,7 @@ struct SwiftHandlerTests {
             #expect(result.standardOutput == "\(Self.hundredMiB)", "\(result.combinedOutput)")
         }
         let peak = try #require(proxy.peakResidentBytes)
-        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
+        #expect(peak < Self.memoryBound, "peak RSS \(peak / 1024 / 1024) MiB: the body must stream, not sit in memory")
     }
 
     @Test func aThrowingOrHangingHandlerGetsA502AndTheProxyKeepsServing() async throws {
