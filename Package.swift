@@ -121,6 +121,7 @@ let package = Package(
                 "EgressProxy",
                 "EgressConfiguration",
                 "Containers",
+                "EgressLinux",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -156,7 +156,8 @@ public final class Container: Sendable {
         try rules.interceptOutboundHttp(target, worker)
     }
 
-    /// Routes every plain HTTP request of the container through `worker`.
+    /// Routes every plain HTTP request of the container on port 80 (any address, both families)
+    /// through `worker`.
     public func interceptAllOutboundHttp(_ worker: Worker) {
         rules.interceptAllOutboundHttp(worker)
     }

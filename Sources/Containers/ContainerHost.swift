@@ -84,7 +84,8 @@ public final class ContainerHost: Sendable {
         do {
             services = try ProxySetup.services(
                 rules: InterceptionRules(internet: false, destinationGuard: DestinationGuard(allowed: allow)), group: group,
-                certificateStore: store, upstreamMark: nil, extraRoots: configuration.extraRoots, env: configuration.env, logger: logger
+                certificateStore: store, upstreamMark: nil, extraRoots: configuration.extraRoots, env: configuration.env, logger: logger,
+                spliceRelay: false   // each run has a relay of its own (ContainerRun), so pass-through ends with it
             )
         } catch {
             group.shutdownGracefully { _ in }

@@ -49,7 +49,8 @@ package struct ProxyConfiguration: Sendable {
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardized.path
         }
-        let listen = file.listen ?? InterceptionProxy.Configuration().listen
+        let defaults = InterceptionProxy.Configuration()
+        let listen = file.listen ?? defaults.listen
         for address in listen { try Self.checkListenAddress(address) }
         guard let mode = CaptureMode(rawValue: file.mode ?? "redirect") else {
             throw ConfigurationError("mode: \"\(file.mode ?? "")\" is neither redirect nor tproxy")
@@ -63,7 +64,6 @@ package struct ProxyConfiguration: Sendable {
         let rules = try (file.rules ?? []).enumerated().map { index, rule throws(ConfigurationError) in
             try ConfiguredRule(rule, at: index)
         }
-        let defaults = InterceptionProxy.Configuration()
         let proxy = InterceptionProxy.Configuration(
             listen: listen, transparentProxy: mode == .tproxy, internet: file.internet ?? defaults.internet,
             stateDirectory: absolute(file.stateDirectory ?? defaults.stateDirectory),

@@ -16,11 +16,6 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// The address as 4 or 16 bytes in network order.
-    public var addressBytes: [UInt8] {
-        address.networkBytes
-    }
-
     /// "203.0.113.10:80" or "[2001:db8::10]:443".
     public var description: String {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
@@ -36,7 +31,7 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
         case .unixDomainSocket: address = nil
         }
         guard let address, let port = socketAddress.port.flatMap(UInt16.init(exactly:)) else { return nil }
-        self.init(address: address.normalized, port: port)
+        self.init(address: address, port: port)
     }
 
     /// The socket's local address (`getsockname`).

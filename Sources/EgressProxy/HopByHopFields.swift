@@ -8,8 +8,9 @@ import NIOHTTP1
 /// runs for every field of every forwarded message. The usual `Connection` values (`keep-alive`,
 /// `close`, `upgrade`) list nothing beyond the fixed set and cost no allocation.
 struct HopByHopFields {
-    /// Names the `Connection` header lists that are not hop-by-hop anyway, lower-cased.
-    private var listed: [String] = []
+    /// The names the `Connection` header lists besides the fixed hop-by-hop fields, lower-cased
+    /// (`http2-settings` of an h2c upgrade, say).
+    private(set) var listedNames: [String] = []
 
     /// The fields of a message whose `Connection` header values are `connectionValues`.
     init(connectionValues: some Sequence<String>) {
@@ -23,25 +24,27 @@ struct HopByHopFields {
 
     /// Notes the field names of one `Connection` value (a comma-separated list of tokens).
     private mutating func addListed(_ value: String) {
-        for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-            let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        // Token by token on slices of the bytes (`split` would allocate an array per value).
+        let bytes = value.utf8
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+            let token = bytes[start..<end]
+            start = end < bytes.endIndex ? bytes.index(after: end) : end
             guard let first = token.firstIndex(where: { !isSpace($0) }), let last = token.lastIndex(where: { !isSpace($0) }) else {
                 continue
             }
             let name = token[first...last]
             // `close` is a connection option, not a field name; the rest are hop-by-hop anyway.
             if Self.isHopByHop(name) || Self.name(name, is: "close") { continue }
-            listed.append(String(decoding: name, as: UTF8.self).lowercased())
+            listedNames.append(String(decoding: name, as: UTF8.self).lowercased())
         }
     }
 
-    /// The names the `Connection` header lists besides the fixed hop-by-hop fields, lower-cased
-    /// (`http2-settings` of an h2c upgrade, say).
-    var listedNames: [String] { listed }
-
     /// Whether the field `name` (any case) is not to be passed on.
     func contains(_ name: String) -> Bool {
-        Self.isHopByHop(name.utf8) || listed.contains { Self.name(name.utf8, is: $0) }
+        Self.isHopByHop(name.utf8) || listedNames.contains { Self.name(name.utf8, is: $0) }
     }
 
     /// Whether `name` (any case) is one of the fields that are always hop-by-hop.

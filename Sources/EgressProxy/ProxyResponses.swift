@@ -16,12 +16,7 @@ enum ProxyResponses {
     }
 
     static func upstreamFailed(_ target: String, _ error: any Error) -> Response {
-        text(.badGateway, upstreamFailedMessage(target, error))
-    }
-
-    /// The body of ``upstreamFailed(_:_:)``, for the direct forwarding path that writes it itself.
-    static func upstreamFailedMessage(_ target: String, _ error: any Error) -> String {
-        "egress: upstream \(target) failed: \(error)\n"
+        text(.badGateway, "egress: upstream \(target) failed: \(error)\n")
     }
 
     static func badRequest(_ reason: String) -> Response {

@@ -9,9 +9,11 @@ import NIOCore
 /// the leaf cache, the upstream client and the pass-through guard are put together, for
 /// ``InterceptionProxy`` and `egressd run` alike.
 package enum ProxySetup {
+    /// The shared services; `spliceRelay: false` leaves the relay to whoever serves the
+    /// connections (a container run makes its own).
     package static func services(
         rules: InterceptionRules, group: any EventLoopGroup, certificateStore: CertificateAuthorityStore,
-        upstreamMark: UInt32?, extraRoots: String?, env: [String: String], logger: Logger
+        upstreamMark: UInt32?, extraRoots: String?, env: [String: String], logger: Logger, spliceRelay: Bool = true
     ) throws -> ProxyServices {
         let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
         let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
@@ -20,6 +22,7 @@ package enum ProxySetup {
             rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls),
             tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
         )
+        guard spliceRelay else { return services }
         do {
             services.spliceRelay = try SpliceRelay()
         } catch {

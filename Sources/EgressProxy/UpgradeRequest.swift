@@ -47,14 +47,15 @@ struct UpgradeRequest: Equatable {
 
     /// The upgrade `head` asks for, if it asks for one.
     init?(head: HTTPRequestHead) {
-        guard Self.listsUpgrade(head.headers), let protocols = head.headers.first(name: "upgrade"), !protocols.isEmpty else { return nil }
+        // The Upgrade field first: it is absent from nearly every request, and cheap to look for.
+        guard let protocols = head.headers.first(name: "upgrade"), !protocols.isEmpty, Self.listsUpgrade(head.headers) else { return nil }
         self.host = head.headers.first(name: "host").map { HTTPConversion.hostname(ofAuthority: $0).lowercased() }
         self.protocols = protocols
     }
 
     /// Whether the `Connection` fields of `headers` list `upgrade`.
     static func listsUpgrade(_ headers: HTTPHeaders) -> Bool {
-        headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+        headers[canonicalForm: "connection"].contains { HopByHopFields.name($0.utf8, is: "upgrade") }
     }
 
     /// The index just past the blank line that ends the head.

@@ -167,7 +167,6 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     func requestCut() {
         guard let context, !requestSent else { return }
         requestSent = true
-        responseKeepAlive = false
         reuseForbidden = true
         if case .answered = state { exchangeEnded(context) }
         startResponseTimer(context)

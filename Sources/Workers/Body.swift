@@ -54,13 +54,13 @@ public struct Body: AsyncSequence, Sendable {
         return (Body(source: .stream(stream)), BodyWriter(stream: stream))
     }
 
-    /// The number of bytes when it is known without reading (bytes and text bodies), else nil.
     /// The bytes of a body made from bytes in memory (nil for a sequence or a stream).
     package var inMemory: ByteBuffer? {
         if case .bytes(let buffer) = source { return buffer ?? ByteBuffer() }
         return nil
     }
 
+    /// The number of bytes when it is known without reading (bytes and text bodies), else nil.
     public var knownLength: Int? {
         if case .bytes(let buffer) = source { return buffer?.readableBytes ?? 0 }
         return nil

@@ -22,14 +22,14 @@ struct ContainerRunCommand: AsyncParsableCommand {
         abstract: "Run a command in a new container, with the rules of a configuration file.",
         discussion: """
             The container has its own network, pid and mount namespaces; its outbound TCP goes through \
-            Egress by the `rules:` of --config (the same YAML as `egressd run`; its listen, mode and \
-            internet keys do not apply), its DNS through a stub on its loopback. Its output is streamed, \
+            Egress by the `rules:` of --config (the same YAML as `egressd run`; its listen, mode, \
+            internet, upstream.mark and timeouts keys do not apply), its DNS through a stub on its loopback. Its output is streamed, \
             and egressd exits with its exit code (128 + N when signal N ended it). Ctrl-C or SIGTERM \
             destroys it. Needs root.
             """
     )
 
-    @Option(help: "A configuration file whose rules, CA, upstream and env settings apply.")
+    @Option(help: "A configuration file whose rules, CA (ca, stateDirectory), upstream.extraRoots, upstream.allow and env apply.")
     var config: String?
 
     @Flag(inversion: .prefixedNo, help: "Let traffic that no rule intercepts out (default: no).")

@@ -22,14 +22,14 @@ enum TestSockets {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = endpoint.port.bigEndian
-            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: endpoint.addressBytes) }
+            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: endpoint.address.networkBytes) }
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in.self) }
             length = MemoryLayout<sockaddr_in>.size
         case .v6:
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = endpoint.port.bigEndian
-            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: endpoint.addressBytes) }
+            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: endpoint.address.networkBytes) }
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in6.self) }
             length = MemoryLayout<sockaddr_in6>.size
         }
