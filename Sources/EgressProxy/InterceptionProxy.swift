@@ -89,7 +89,7 @@ public final class InterceptionProxy: Service, Sendable {
         let store = ProxySetup.certificateStore(
             stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
         )
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount, metricsDelegate: BatchedLogWriter.standardError)
         var services: ProxyServices
         do {
             services = try ProxySetup.services(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import EgressConfiguration
+import EgressProxy
 import Foundation
 import Logging
 import Synchronization
@@ -63,7 +64,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
             }
             env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        DecisionLog.bootstrap()
+        DecisionLogHandler.bootstrap()
         let logger = Logger(label: "egress")
         let file = try config.map { path in
             do { return try ProxyConfiguration.load(from: path) } catch { throw CommandFailure("\(error)") }

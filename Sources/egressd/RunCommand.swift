@@ -19,7 +19,7 @@ struct RunCommand: AsyncParsableCommand {
     var drainSeconds: Int = 10
 
     func run() async throws {
-        DecisionLog.bootstrap()
+        DecisionLogHandler.bootstrap()
         let logger = Logger(label: "egress")
         let configuration: ProxyConfiguration
         do {
