@@ -24,11 +24,7 @@ struct ConnectionHandoff {
             }
             serveHTTP(context, sniffer, connection: connection)
         case .tls(let hello):
-            let destination = connection.destination
-            let match = services.rules.current.snapshot.https.match(
-                hostname: hello.serverName, address: destination.address, port: destination.port
-            )
-            if let match {
+            if let match = services.rules.current.match(https: true, hostname: hello.serverName, destination: connection.destination) {
                 intercept(hello, rule: match.target.description, context, sniffer)
             } else {
                 passThrough(context, sniffer, kind: "tls", serverName: hello.serverName)
@@ -42,8 +38,7 @@ struct ConnectionHandoff {
 
     /// Whether an HTTP rule matches a request for `host` on this connection.
     private func interceptsHTTP(host: String?) -> Bool {
-        let destination = connection.destination
-        return services.rules.current.snapshot.http.match(hostname: host, address: destination.address, port: destination.port) != nil
+        services.rules.current.match(https: false, hostname: host, destination: connection.destination) != nil
     }
 
     private func serveHTTP(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, connection: ConnectionContext) {
@@ -78,8 +73,7 @@ struct ConnectionHandoff {
 
     private func passThrough(_ context: ChannelHandlerContext, _ sniffer: ConnectionSniffer, kind: String, serverName: String?) {
         let destination = connection.destination
-        let rules = services.rules.current
-        if let reason = rules.snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: rules.snapshot.internet) {
+        if let reason = services.rules.current.unmatchedRefusal(for: destination) {
             return refuse(context, kind: kind, reason: reason)
         }
         let client = context.channel

@@ -1,3 +1,4 @@
+import EgressLinux
 import EgressRules
 import Synchronization
 import Workers
@@ -32,6 +33,24 @@ package final class InterceptionRules: Sendable {
 
         init(_ snapshot: Snapshot) {
             self.snapshot = snapshot
+        }
+
+        /// The first rule that matches a request or connection, from the HTTPS rules (`https`)
+        /// or the HTTP rules. A method of its own, not inlined: here the table is read where it
+        /// is, where a caller reaching through `snapshot` copied it (a retain and a release of
+        /// each of its arrays, which every connection shares, per request).
+        @inline(never)
+        package func match(https: Bool, hostname: String?, destination: IPEndpoint) -> RuleMatch<Worker>? {
+            https
+                ? snapshot.https.match(hostname: hostname, address: destination.address, port: destination.port)
+                : snapshot.http.match(hostname: hostname, address: destination.address, port: destination.port)
+        }
+
+        /// Why unmatched traffic to `destination` may not go out, or nil if it may (read in
+        /// place, as ``match(https:hostname:destination:)``).
+        @inline(never)
+        package func unmatchedRefusal(for destination: IPEndpoint) -> String? {
+            snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: snapshot.internet)
         }
     }
 
