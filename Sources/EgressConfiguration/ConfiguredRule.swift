@@ -56,7 +56,7 @@ package struct ConfiguredRule: Sendable {
     package var summary: String {
         switch action {
         case .respond(let props):
-            return "respond \(props.status)"
+            return "respond \(props.head.status.code)"
         case .forward(let props):
             let destination: String
             switch props.destination {

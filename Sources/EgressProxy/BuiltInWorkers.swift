@@ -2,24 +2,25 @@ import EgressLinux
 import EgressRules
 import Workers
 
-/// `respond`: a fixed response.
+/// `respond`: a fixed response, made once (its head and body bytes are shared by every
+/// response it gives, not built per request).
 package struct RespondWorker: WorkerEntrypoint {
     package struct Props: Sendable {
-        package var status: Int
-        package var headerFields: HTTPFields
-        package var body: String
+        /// The status and header fields.
+        package let head: HTTPResponse
+        /// The body's bytes.
+        package let body: ByteBuffer
 
         package init(status: Int, headerFields: HTTPFields, body: String) {
-            self.status = status
-            self.headerFields = headerFields
-            self.body = body
+            head = HTTPResponse(status: .init(code: status), headerFields: headerFields)
+            self.body = ByteBuffer(string: body)
         }
     }
 
     package init() {}
 
     package func fetch(_ request: Request, context: WorkerContext<Props>) async throws -> Response {
-        Response(status: .init(code: context.props.status), headerFields: context.props.headerFields, body: Body(context.props.body))
+        Response(head: context.props.head, body: Body(context.props.body))
     }
 }
 

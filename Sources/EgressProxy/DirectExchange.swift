@@ -19,7 +19,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     private let upstreamHead: HTTPRequestHead
     private let upgrade: UpgradeRequest?
     private let target: UpstreamTarget
-    private let url: String
+    private let url: RequestLogLine.URLParts
     private let context: ChannelHandlerContext
     private let upstream: UpstreamClient
     private let logger: Logger
@@ -40,7 +40,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     /// connection is closed), saying whether the client's request had ended by then. It does not
     /// run once the connection became a tunnel: the gate is gone then.
     init(
-        request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: UpgradeRequest? = nil, target: UpstreamTarget, url: String,
+        request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: UpgradeRequest? = nil, target: UpstreamTarget, url: RequestLogLine.URLParts,
         context: ChannelHandlerContext, upstream: UpstreamClient, logger: Logger, finished: @escaping (_ requestEnded: Bool) -> Void
     ) {
         self.request = request
@@ -181,7 +181,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     /// The decision line of the exchange; a `tunnel`'s with the bytes that went through it.
     private func log(error: String?, tunnel: (up: Int, down: Int)? = nil) {
         var line = RequestLogLine(
-            method: request.method.rawValue, url: url, rule: nil, action: "forward \(target)", status: status, bytes: sent,
+            method: request.method.rawValue, url: url, rule: nil, action: .forward(target), status: status, bytes: sent,
             started: started, error: error
         )
         if let upgrade, let tunnel {

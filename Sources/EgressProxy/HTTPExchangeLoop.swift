@@ -110,7 +110,7 @@ enum HTTPExchangeLoop {
         let keepAlive = head.isKeepAlive
         func log(bytes: Int, error: String? = nil) {
             RequestLogLine(
-                method: request.method.rawValue, url: "\(request.scheme ?? "http")://\(request.authority ?? "")\(request.path ?? "")",
+                method: request.method.rawValue, url: .init(scheme: request.scheme ?? "http", authority: request.authority, path: request.path ?? ""),
                 rule: decision.rule, action: decision.action, status: response.status.code, bytes: bytes, started: started,
                 error: error
             ).log(to: connection.logger)

@@ -31,7 +31,7 @@ final class HandlerExchange: GateExchange {
     private let rule: String
     private let context: ChannelHandlerContext
     private let connection: ConnectionContext
-    private let services: ProxyServices
+    private let invocation: WorkerInvocation
     private let finished: (_ requestEnded: Bool) -> Void
     private let started = ContinuousClock.now
     private var task: Task<Void, Never>?
@@ -45,11 +45,12 @@ final class HandlerExchange: GateExchange {
     static let unflushedLimit = 64 * 1024
     var requestEnded = false
 
-    /// Calls `worker` for `request` (read from `head`); `finished` runs once the client has the
-    /// whole response, saying whether the client's request had ended by then.
+    /// Calls `worker` for `request` (read from `head`) with what the proxy supplies to handlers
+    /// on this connection (`invocation`); `finished` runs once the client has the whole response,
+    /// saying whether the client's request had ended by then.
     init(
         head: HTTPRequestHead, request: Request, worker: Worker, rule: String, context: ChannelHandlerContext,
-        connection: ConnectionContext, services: ProxyServices, finished: @escaping (_ requestEnded: Bool) -> Void
+        connection: ConnectionContext, invocation: WorkerInvocation, finished: @escaping (_ requestEnded: Bool) -> Void
     ) {
         self.head = head
         self.request = request
@@ -57,7 +58,7 @@ final class HandlerExchange: GateExchange {
         self.rule = rule
         self.context = context
         self.connection = connection
-        self.services = services
+        self.invocation = invocation
         self.finished = finished
     }
 
@@ -72,8 +73,7 @@ final class HandlerExchange: GateExchange {
 
     func start() {
         let exchange = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let invocation = WorkerInvoker.invocation(connection: connection, services: services)
-        let (worker, request) = (self.worker, self.request)
+        let (worker, request, invocation) = (self.worker, self.request, self.invocation)
         // The task prefers the executor of the connection's event loop: it starts there and
         // comes back there after every suspension, so it may use the exchange directly.
         task = Task(executorPreference: connection.executor) {
@@ -197,7 +197,8 @@ final class HandlerExchange: GateExchange {
 
     private func log(status: UInt, bytes: Int, error: String?) {
         RequestLogLine(
-            method: head.method.rawValue, url: request.url, rule: rule, action: "handler \(worker.name)",
+            method: head.method.rawValue, url: .init(scheme: connection.scheme, authority: request.head.authority, path: request.head.path ?? "/"),
+            rule: rule, action: .handler(worker.name),
             status: status, bytes: bytes, started: started, error: error
         ).log(to: connection.logger)
     }

@@ -59,6 +59,9 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     private var codecStopped = false
     /// The request arriving (perhaps behind others still in flight) stops the decoder at its end.
     private var arrivingStopsDecoder = false
+    /// What handlers called for this connection's requests are given: the same for each, made
+    /// once.
+    private lazy var invocation = WorkerInvoker.invocation(connection: connection, services: services)
 
     init(services: ProxyServices, connection: ConnectionContext) {
         self.services = services
@@ -228,12 +231,12 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
             guard let request = try? HTTPConversion.request(head, scheme: connection.scheme) else { return nil }
             return HandlerExchange(
                 head: head, request: Request(head: request), worker: worker, rule: rule, context: context,
-                connection: connection, services: services, finished: finished
+                connection: connection, invocation: invocation, finished: finished
             )
         case .forward(let target):
             return DirectExchange(
                 request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
-                upgrade: UpgradeRequest(head: head), target: target, url: "\(connection.scheme)://\(authority ?? "")\(path)",
+                upgrade: UpgradeRequest(head: head), target: target, url: .init(scheme: connection.scheme, authority: authority, path: path),
                 context: context, upstream: services.upstream, logger: connection.logger, finished: finished
             )
         case .deny:

@@ -18,18 +18,37 @@ struct RequestLogLine {
         bytes.append(contentsOf: "request".utf8)
     }
 
+    /// What a request's line says it got: `handler NAME`, `forward TARGET`, `deny`, kept in its
+    /// parts until the line is written.
+    struct Action: Sendable {
+        var verb: StaticString
+        var subject: String?
+
+        static func handler(_ name: String) -> Action { Action(verb: "handler", subject: name) }
+        static func forward(_ target: UpstreamTarget) -> Action { Action(verb: "forward", subject: target.description) }
+        static let deny = Action(verb: "deny", subject: nil)
+    }
+
+    /// A request's URL in its parts, written as one (`scheme://authority/path`) without being
+    /// joined first.
+    struct URLParts {
+        var scheme: String
+        var authority: String?
+        var path: String
+    }
+
     /// The line of a request: what was asked, what was decided, what was sent (status 0: no
     /// response began), how long it took from `started`, and what went wrong, if anything.
     init(
-        method: String, url: String, rule: String?, action: String, status: some BinaryInteger, bytes: Int,
+        method: String, url: URLParts, rule: String?, action: Action, status: some BinaryInteger, bytes: Int,
         started: ContinuousClock.Instant, error: String? = nil
     ) {
         self.init()
         let elapsed = ContinuousClock.now - started
         add("method", method)
-        add("url", url)
+        add("url", url.scheme, "://", url.authority ?? "", url.path)
         add("rule", rule ?? "-")
-        add("action", action)
+        add("action", action.verb.description, action.subject == nil ? "" : " ", action.subject ?? "")
         add("status", status)
         add("bytes", bytes)
         addKey("ms")
@@ -58,13 +77,24 @@ struct RequestLogLine {
     /// Appends ` key=value`; a value that holds `=`, a quote or a control character (a URL or
     /// error text the client chose) is quoted and escaped, so it cannot pass for more fields.
     mutating func add(_ key: StaticString, _ value: String) {
+        add(key, value, "", "", "")
+    }
+
+    /// Appends ` key=value` for a value written in parts, joined without a separator (and
+    /// without being joined first), quoted as a whole if any part needs it.
+    mutating func add(_ key: StaticString, _ first: String, _ second: String, _ third: String, _ fourth: String = "") {
         addKey(key)
-        let plain = !value.utf8.contains { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 < 0x20 || $0 == 0x7F }
-        if plain {
-            bytes.append(contentsOf: value.utf8)
-        } else {
-            bytes.append(contentsOf: value.debugDescription.utf8)
+        guard Self.isPlain(first), Self.isPlain(second), Self.isPlain(third), Self.isPlain(fourth) else {
+            return bytes.append(contentsOf: (first + second + third + fourth).debugDescription.utf8)
         }
+        bytes.append(contentsOf: first.utf8)
+        bytes.append(contentsOf: second.utf8)
+        bytes.append(contentsOf: third.utf8)
+        bytes.append(contentsOf: fourth.utf8)
+    }
+
+    private static func isPlain(_ text: String) -> Bool {
+        !text.utf8.contains { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 < 0x20 || $0 == 0x7F }
     }
 
     /// Appends ` key=value` for a number.

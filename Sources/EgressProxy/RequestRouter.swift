@@ -9,7 +9,7 @@ import Workers
 enum RequestRouter {
     /// What was decided for a request, for the decision log.
     struct Decision: Sendable {
-        var action: String
+        var action: RequestLogLine.Action
         var rule: String?
     }
 
@@ -26,24 +26,22 @@ enum RequestRouter {
     /// The route of a request for `hostname` (its `Host` without port; nil: the connection's
     /// SNI) under the rules as they are now.
     static func route(hostname: String?, connection: ConnectionContext, services: ProxyServices) -> Route {
-        // Read in place (`rules.snapshot.https...`): a copy of the snapshot or of a table would
+        // Read in place (the methods of `Current`): a copy of the snapshot or of a table would
         // retain every array in it, for every request.
         let rules = services.rules.current
         let hostname = hostname ?? connection.serverName
         let destination = connection.destination
-        let match = connection.scheme == "https"
-            ? rules.snapshot.https.match(hostname: hostname, address: destination.address, port: destination.port)
-            : rules.snapshot.http.match(hostname: hostname, address: destination.address, port: destination.port)
-        if let match {
+        let https = connection.scheme == "https"
+        if let match = rules.match(https: https, hostname: hostname, destination: destination) {
             return .handler(match.value, rule: match.target.description)
         }
         let shownHost = hostname ?? connection.destinationText
-        if let reason = rules.snapshot.destinationGuard.unmatchedRefusal(for: destination, internet: rules.snapshot.internet) {
+        if let reason = rules.unmatchedRefusal(for: destination) {
             return .deny(host: shownHost, reason: reason)
         }
         return .forward(UpstreamTarget(
             host: connection.destinationHost, port: Int(destination.port),
-            usesTLS: connection.scheme == "https", serverName: hostname
+            usesTLS: https, serverName: hostname
         ))
     }
 
@@ -54,15 +52,15 @@ enum RequestRouter {
         switch route(hostname: hostname, connection: connection, services: services) {
         case .handler(let worker, let rule):
             let response = await WorkerInvoker.respond(with: worker, to: request, connection: connection, services: services)
-            return (response, Decision(action: "handler \(worker.name)", rule: rule))
+            return (response, Decision(action: .handler(worker.name), rule: rule))
         case .deny(let host, let reason):
-            return (ProxyResponses.denied(host: host, reason: reason), Decision(action: "deny", rule: nil))
+            return (ProxyResponses.denied(host: host, reason: reason), Decision(action: .deny, rule: nil))
         case .forward(let target):
             do {
                 let response = try await services.upstream.send(request, to: target)
-                return (response, Decision(action: "forward \(target)", rule: nil))
+                return (response, Decision(action: .forward(target), rule: nil))
             } catch {
-                return (ProxyResponses.upstreamFailed(target.description, error), Decision(action: "forward \(target)", rule: nil))
+                return (ProxyResponses.upstreamFailed(target.description, error), Decision(action: .forward(target), rule: nil))
             }
         }
     }

@@ -30,10 +30,24 @@ import Testing
 
     @Test func aRequestLineHasItsFieldsInOrder() {
         let line = RequestLogLine(
-            method: "GET", url: "http://a.example/x", rule: nil, action: "deny", status: 403, bytes: 12,
+            method: "GET", url: .init(scheme: "http", authority: "a.example", path: "/x"), rule: nil, action: .deny, status: 403, bytes: 12,
             started: .now, error: "no internet"
         )
         #expect(line.message.hasPrefix("request method=GET url=http://a.example/x rule=- action=deny status=403 bytes=12 ms="))
         #expect(line.message.hasSuffix(" error=no internet"))
+    }
+
+    @Test func aURLAndAnActionWrittenInPartsReadAsOneValue() {
+        let plain = RequestLogLine(
+            method: "GET", url: .init(scheme: "https", authority: "a.example:8443", path: "/v1"), rule: "a.example",
+            action: .handler("Greeter"), status: 200, bytes: 5, started: .now
+        )
+        #expect(plain.message.hasPrefix("request method=GET url=https://a.example:8443/v1 rule=a.example action=handler Greeter status=200"))
+        // One part that needs quoting quotes the whole value, not just that part.
+        let query = RequestLogLine(
+            method: "GET", url: .init(scheme: "http", authority: nil, path: "/?a=b"), rule: nil, action: .deny, status: 403,
+            bytes: 0, started: .now
+        )
+        #expect(query.message.hasPrefix(#"request method=GET url="http:///?a=b" rule=- action=deny status=403"#))
     }
 }
