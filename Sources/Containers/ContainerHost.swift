@@ -1,6 +1,4 @@
-import EgressCertificates
 import EgressProxy
-import EgressRules
 import Foundation
 import Logging
 import NIOCore
@@ -62,7 +60,9 @@ public final class ContainerHost: Sendable {
     private let containers = Mutex<[String: Container]>([:])
 
     /// Sets up the proxy side (CA, event loops, upstream client) and cleans up after containers
-    /// of a host process that died.
+    /// of a host process that died. Throws ``ContainerError/invalidOptions(_:)`` for an `allow`
+    /// entry that is not an address or CIDR range, and the CA's own error when it cannot be
+    /// loaded or made.
     public convenience init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         try self.init(configuration: configuration, logger: logger, resolver: SystemHostNameResolver())
     }
@@ -73,27 +73,20 @@ public final class ContainerHost: Sendable {
         let state = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
         let runDirectory = state + "/containers"
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let store = ProxySetup.certificateStore(stateDirectory: state, certificateAuthority: configuration.certificateAuthority)
-        let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
-        let allow = try configuration.allow.map { text in
-            guard let network = IPNetwork(text) else { throw ContainerError.invalidOptions("allow: \"\(text)\" is not an address or CIDR range") }
-            return network
-        }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let services: ProxyServices
+        let setup: ProxySetup
         do {
-            services = try ProxySetup.services(
-                rules: InterceptionRules(internet: false, destinationGuard: DestinationGuard(allowed: allow)), group: group,
-                certificateStore: store, upstreamMark: nil, extraRoots: configuration.extraRoots, env: configuration.env, logger: logger,
+            setup = try ProxySetup(
+                internet: false, allow: configuration.allow, stateDirectory: state,
+                certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
+                upstreamMark: nil, env: configuration.env, sniffTimeout: .milliseconds(500), idleTimeout: .seconds(60), logger: logger,
                 spliceRelay: false   // each run has a relay of its own (ContainerRun), so pass-through ends with it
             )
-        } catch {
-            group.shutdownGracefully { _ in }
-            throw error
+        } catch let error as ProxySettingError {
+            throw ContainerError.invalidOptions(error.description)
         }
-        self.group = group
+        group = setup.group
         shared = ContainerShared(
-            services: services, group: group, trust: ContainerTrust(certificatePEM: try authority.certificate.pemString()),
+            services: setup.services, group: setup.group, trust: ContainerTrust(certificatePEM: setup.certificatePEM),
             runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], connectionLimit: configuration.connectionLimit,
             resolver: resolver, logger: logger
         )
