@@ -29,6 +29,8 @@ public final class ContainerHost: Sendable {
         public var certificateAuthority: (certificate: String, key: String)?
         /// PEM roots trusted for upstream TLS besides the system's.
         public var extraRoots: String?
+        /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
+        public var upstreamMark: UInt32?
         /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
         public var allow: [String]
         /// What handlers see as `context.env`.
@@ -39,19 +41,31 @@ public final class ContainerHost: Sendable {
         /// The most outbound connections one container may have open through Egress at once;
         /// more are closed as they arrive (so one container cannot use up Egress's descriptors).
         public var connectionLimit: Int
+        /// How long the proxy waits for a client's first bytes before passing the connection on
+        /// as opaque TCP (a protocol whose server speaks first).
+        public var sniffTimeout: Duration
+        /// How long an HTTP connection may go without traffic, no request in flight, before it
+        /// is closed.
+        public var idleTimeout: Duration
 
+        /// The defaults: `./state`, the state directory's CA, no mark, nothing allowed, 1024
+        /// connections per container, a 0.5 s sniff and a 60 s idle timeout.
         public init(
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
-            extraRoots: String? = nil, allow: [String] = [], env: [String: String] = [:], maskedPaths: [String] = [],
-            connectionLimit: Int = 1024
+            extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [], env: [String: String] = [:],
+            maskedPaths: [String] = [], connectionLimit: Int = 1024, sniffTimeout: Duration = .milliseconds(500),
+            idleTimeout: Duration = .seconds(60)
         ) {
             self.connectionLimit = connectionLimit
             self.stateDirectory = stateDirectory
             self.certificateAuthority = certificateAuthority
             self.extraRoots = extraRoots
+            self.upstreamMark = upstreamMark
             self.allow = allow
             self.env = env
             self.maskedPaths = maskedPaths
+            self.sniffTimeout = sniffTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 
@@ -61,8 +75,8 @@ public final class ContainerHost: Sendable {
 
     /// Sets up the proxy side (CA, event loops, upstream client) and cleans up after containers
     /// of a host process that died. Throws ``ContainerError/invalidOptions(_:)`` for an `allow`
-    /// entry that is not an address or CIDR range, and the CA's own error when it cannot be
-    /// loaded or made.
+    /// entry that is not an address or CIDR range or a timeout that is not positive, and the CA's
+    /// own error when it cannot be loaded or made.
     public convenience init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         try self.init(configuration: configuration, logger: logger, resolver: SystemHostNameResolver())
     }
@@ -78,7 +92,8 @@ public final class ContainerHost: Sendable {
             setup = try ProxySetup(
                 internet: false, allow: configuration.allow, stateDirectory: state,
                 certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
-                upstreamMark: nil, env: configuration.env, sniffTimeout: .milliseconds(500), idleTimeout: .seconds(60), logger: logger,
+                upstreamMark: configuration.upstreamMark, env: configuration.env, sniffTimeout: configuration.sniffTimeout,
+                idleTimeout: configuration.idleTimeout, logger: logger,
                 spliceRelay: false   // each run has a relay of its own (ContainerRun), so pass-through ends with it
             )
         } catch let error as ProxySettingError {
