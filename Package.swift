@@ -196,6 +196,7 @@ let package = Package(
             dependencies: [
                 "Containers",
                 "EgressLinux",
+                "EgressProxy",
                 "EgressRules",
                 "EgressTesting",
                 "Workers",

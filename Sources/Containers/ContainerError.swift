@@ -5,7 +5,8 @@ public enum ContainerError: Error, Sendable, Equatable, CustomStringConvertible 
     case alreadyRunning
     /// A call that needs a running container (`signal`, `getTcpPort`) found none.
     case notRunning
-    /// The start options were refused; the text says why.
+    /// Options were refused (start options, a container id, the host's configuration); the text
+    /// says why.
     case invalidOptions(String)
     /// A signal number outside 1...64.
     case invalidSignal(Int32)
@@ -24,7 +25,7 @@ public enum ContainerError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case .alreadyRunning: "the container is already running"
         case .notRunning: "the container is not running"
-        case .invalidOptions(let reason): "invalid start options: \(reason)"
+        case .invalidOptions(let reason): "invalid options: \(reason)"
         case .invalidSignal(let number): "signal \(number) is not in 1...64"
         case .startFailed(let reason): "the entrypoint could not be started: \(reason)"
         case .exited(let code): "the container exited with code \(code)"

@@ -1,6 +1,4 @@
-import EgressCertificates
 import EgressProxy
-import EgressRules
 import Foundation
 import Logging
 import NIOCore
@@ -31,6 +29,8 @@ public final class ContainerHost: Sendable {
         public var certificateAuthority: (certificate: String, key: String)?
         /// PEM roots trusted for upstream TLS besides the system's.
         public var extraRoots: String?
+        /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
+        public var upstreamMark: UInt32?
         /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
         public var allow: [String]
         /// What handlers see as `context.env`.
@@ -41,19 +41,31 @@ public final class ContainerHost: Sendable {
         /// The most outbound connections one container may have open through Egress at once;
         /// more are closed as they arrive (so one container cannot use up Egress's descriptors).
         public var connectionLimit: Int
+        /// How long the proxy waits for a client's first bytes before passing the connection on
+        /// as opaque TCP (a protocol whose server speaks first).
+        public var sniffTimeout: Duration
+        /// How long an HTTP connection may go without traffic, no request in flight, before it
+        /// is closed.
+        public var idleTimeout: Duration
 
+        /// The defaults: `./state`, the state directory's CA, no mark, nothing allowed, 1024
+        /// connections per container, a 0.5 s sniff and a 60 s idle timeout.
         public init(
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
-            extraRoots: String? = nil, allow: [String] = [], env: [String: String] = [:], maskedPaths: [String] = [],
-            connectionLimit: Int = 1024
+            extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [], env: [String: String] = [:],
+            maskedPaths: [String] = [], connectionLimit: Int = 1024, sniffTimeout: Duration = .milliseconds(500),
+            idleTimeout: Duration = .seconds(60)
         ) {
             self.connectionLimit = connectionLimit
             self.stateDirectory = stateDirectory
             self.certificateAuthority = certificateAuthority
             self.extraRoots = extraRoots
+            self.upstreamMark = upstreamMark
             self.allow = allow
             self.env = env
             self.maskedPaths = maskedPaths
+            self.sniffTimeout = sniffTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 
@@ -62,7 +74,9 @@ public final class ContainerHost: Sendable {
     private let containers = Mutex<[String: Container]>([:])
 
     /// Sets up the proxy side (CA, event loops, upstream client) and cleans up after containers
-    /// of a host process that died.
+    /// of a host process that died. Throws ``ContainerError/invalidOptions(_:)`` for an `allow`
+    /// entry that is not an address or CIDR range or a timeout that is not positive, and the CA's
+    /// own error when it cannot be loaded or made.
     public convenience init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         try self.init(configuration: configuration, logger: logger, resolver: SystemHostNameResolver())
     }
@@ -73,27 +87,21 @@ public final class ContainerHost: Sendable {
         let state = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
         let runDirectory = state + "/containers"
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let store = ProxySetup.certificateStore(stateDirectory: state, certificateAuthority: configuration.certificateAuthority)
-        let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
-        let allow = try configuration.allow.map { text in
-            guard let network = IPNetwork(text) else { throw ContainerError.invalidOptions("allow: \"\(text)\" is not an address or CIDR range") }
-            return network
-        }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let services: ProxyServices
+        let setup: ProxySetup
         do {
-            services = try ProxySetup.services(
-                rules: InterceptionRules(internet: false, destinationGuard: DestinationGuard(allowed: allow)), group: group,
-                certificateStore: store, upstreamMark: nil, extraRoots: configuration.extraRoots, env: configuration.env, logger: logger,
+            setup = try ProxySetup(
+                internet: false, allow: configuration.allow, stateDirectory: state,
+                certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
+                upstreamMark: configuration.upstreamMark, env: configuration.env, sniffTimeout: configuration.sniffTimeout,
+                idleTimeout: configuration.idleTimeout, logger: logger,
                 spliceRelay: false   // each run has a relay of its own (ContainerRun), so pass-through ends with it
             )
-        } catch {
-            group.shutdownGracefully { _ in }
-            throw error
+        } catch let error as ProxySettingError {
+            throw ContainerError.invalidOptions(error.description)
         }
-        self.group = group
+        group = setup.group
         shared = ContainerShared(
-            services: services, group: group, trust: ContainerTrust(certificatePEM: try authority.certificate.pemString()),
+            services: setup.services, group: setup.group, trust: ContainerTrust(certificatePEM: setup.certificatePEM),
             runDirectory: runDirectory, maskedPaths: configuration.maskedPaths + [state], connectionLimit: configuration.connectionLimit,
             resolver: resolver, logger: logger
         )

@@ -1,5 +1,3 @@
-import EgressCertificates
-import EgressRules
 import Logging
 import NIOCore
 import NIOPosix
@@ -79,32 +77,14 @@ public final class InterceptionProxy: Service, Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         self.configuration = configuration
         self.listenAddresses = try configuration.listen.map(ProxySetup.socketAddress)
-        let allow = try configuration.allow.map { text in
-            guard let network = IPNetwork(text) else { throw UpstreamError("allow: \"\(text)\" is not an address or CIDR range") }
-            return network
-        }
-        for (name, timeout) in [("sniffTimeout", configuration.sniffTimeout), ("idleTimeout", configuration.idleTimeout)] where timeout <= .zero {
-            throw UpstreamError("\(name): \(timeout) is not a positive duration")
-        }
-        let store = ProxySetup.certificateStore(
-            stateDirectory: configuration.stateDirectory, certificateAuthority: configuration.certificateAuthority
+        let setup = try ProxySetup(
+            internet: configuration.internet, allow: configuration.allow, stateDirectory: configuration.stateDirectory,
+            certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
+            upstreamMark: configuration.upstreamMark, env: configuration.env, sniffTimeout: configuration.sniffTimeout,
+            idleTimeout: configuration.idleTimeout, logger: logger
         )
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount, metricsDelegate: BatchedLogWriter.standardError)
-        var services: ProxyServices
-        do {
-            services = try ProxySetup.services(
-                rules: InterceptionRules(internet: configuration.internet, destinationGuard: DestinationGuard(allowed: allow)),
-                group: group, certificateStore: store, upstreamMark: configuration.upstreamMark, extraRoots: configuration.extraRoots,
-                env: configuration.env, logger: logger
-            )
-        } catch {
-            group.shutdownGracefully { _ in }
-            throw error
-        }
-        services.limits.sniffTimeout = TimeAmount(configuration.sniffTimeout)
-        services.limits.idleTimeout = TimeAmount(configuration.idleTimeout)
-        self.group = group
-        self.server = ProxyServer(services: services, group: group)
+        self.group = setup.group
+        self.server = ProxyServer(services: setup.services, group: setup.group)
     }
 
     /// Routes plain HTTP requests to `target` (hostname, glob, IP, IP:port, CIDR) through

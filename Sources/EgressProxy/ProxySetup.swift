@@ -1,39 +1,71 @@
 import EgressCertificates
-import Foundation
 import EgressLinux
 import EgressRules
+import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 
-/// Assembles the shared services of a proxy from its settings: the one place where the CA,
-/// the leaf cache, the upstream client and the pass-through guard are put together, for
-/// ``InterceptionProxy`` and `egressd run` alike.
-package enum ProxySetup {
-    /// The shared services; `spliceRelay: false` leaves the relay to whoever serves the
-    /// connections (a container run makes its own).
-    package static func services(
-        rules: InterceptionRules, group: any EventLoopGroup, certificateStore: CertificateAuthorityStore,
-        upstreamMark: UInt32?, extraRoots: String?, env: [String: String], logger: Logger, spliceRelay: Bool = true
-    ) throws -> ProxyServices {
-        let authority = try certificateStore.stateDirectory == nil ? certificateStore.load() : certificateStore.loadOrCreate().authority
-        let certificates = LeafCertificateCache(minter: try LeafMinter(authority: authority))
-        let tls = try InterceptionTLS(certificates: certificates, extraRootsPEMFile: extraRoots)
-        var services = ProxyServices(
-            rules: rules, upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls),
-            tls: tls, env: env, upstreamMark: upstreamMark, logger: logger
-        )
-        guard spliceRelay else { return services }
-        do {
-            services.spliceRelay = try SpliceRelay()
-        } catch {
-            logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
+/// What a proxy is made of, from its settings: the one place where `allow` and the timeouts are
+/// checked and the CA, the leaf cache, the upstream client (with its mark), the pass-through
+/// guard, the limits and the event loops are put together, for ``InterceptionProxy`` (so
+/// `egressd run`) and the container host alike.
+package struct ProxySetup {
+    /// The event loops, which report their ticks to ``BatchedLogWriter/standardError`` (so the
+    /// decision log is written a tick at a time); whoever made the set-up shuts them down.
+    package let group: MultiThreadedEventLoopGroup
+    /// The shared services: rules without handlers, upstream client, TLS, limits and mark.
+    package let services: ProxyServices
+    /// The CA certificate (PEM), from the one load of the CA: what clients must trust.
+    package let certificatePEM: String
+
+    /// Checks the settings, loads the CA (from `certificateAuthority`'s files, or from
+    /// `stateDirectory`, created there on first use), then makes the event loops, last: a set-up
+    /// that throws leaves nothing running. Throws ``ProxySettingError`` for an `allow` entry that
+    /// is not an address or CIDR range or a timeout that is not positive; a CA or `extraRoots`
+    /// that cannot be used throws its own error. `spliceRelay: false` leaves the relay to whoever
+    /// serves the connections (a container run makes its own).
+    package init(
+        internet: Bool, allow: [String], stateDirectory: String, certificateAuthority: (certificate: String, key: String)?,
+        extraRoots: String?, upstreamMark: UInt32?, env: [String: String], sniffTimeout: Duration, idleTimeout: Duration,
+        logger: Logger, spliceRelay: Bool = true
+    ) throws {
+        let allowed = try allow.map { text in
+            guard let network = IPNetwork(text) else { throw ProxySettingError("allow: \"\(text)\" is not an address or CIDR range") }
+            return network
         }
-        return services
+        for (name, timeout) in [("sniffTimeout", sniffTimeout), ("idleTimeout", idleTimeout)] where timeout <= .zero {
+            throw ProxySettingError("\(name): \(timeout) is not a positive duration")
+        }
+        var limits = ProxyLimits()
+        limits.sniffTimeout = TimeAmount(sniffTimeout)
+        limits.idleTimeout = TimeAmount(idleTimeout)
+        let store = Self.certificateStore(stateDirectory: stateDirectory, certificateAuthority: certificateAuthority)
+        let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
+        certificatePEM = try authority.certificate.pemString()
+        let tls = try InterceptionTLS(
+            certificates: LeafCertificateCache(minter: try LeafMinter(authority: authority)), extraRootsPEMFile: extraRoots
+        )
+        // Nothing from here on throws, so the event loops never outlive a failed set-up.
+        group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount, metricsDelegate: BatchedLogWriter.standardError)
+        var services = ProxyServices(
+            rules: InterceptionRules(internet: internet, destinationGuard: DestinationGuard(allowed: allowed)),
+            upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls), tls: tls, env: env, limits: limits,
+            upstreamMark: upstreamMark, logger: logger
+        )
+        if spliceRelay {
+            do {
+                services.spliceRelay = try SpliceRelay()
+            } catch {
+                logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
+            }
+        }
+        self.services = services
     }
 
     /// Where the CA comes from: the user's own certificate and key files, or the state directory
     /// (created there on first use).
-    package static func certificateStore(
+    private static func certificateStore(
         stateDirectory: String, certificateAuthority: (certificate: String, key: String)?
     ) -> CertificateAuthorityStore {
         guard let certificateAuthority else {
@@ -49,14 +81,24 @@ package enum ProxySetup {
     package static func socketAddress(_ text: String) throws -> SocketAddress {
         var host = Substring(text)
         guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]), (0...65535).contains(port) else {
-            throw UpstreamError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+            throw ProxySettingError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
         }
         host = host[..<colon]
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         do {
             return try SocketAddress(ipAddress: String(host), port: port)
         } catch {
-            throw UpstreamError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
+            throw ProxySettingError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
         }
+    }
+}
+
+/// A proxy setting that cannot be used (a listen address or `allow` entry that does not parse, a
+/// timeout that is not positive); the text quotes the value and says why.
+package struct ProxySettingError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

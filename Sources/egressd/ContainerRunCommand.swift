@@ -23,14 +23,14 @@ struct ContainerRunCommand: AsyncParsableCommand {
         abstract: "Run a command in a new container, with the rules of a configuration file.",
         discussion: """
             The container has its own network, pid and mount namespaces; its outbound TCP goes through \
-            Egress by the `rules:` of --config (the same YAML as `egressd run`; its listen, mode, \
-            internet, upstream.mark and timeouts keys do not apply), its DNS through a stub on its loopback. Its output is streamed, \
+            Egress by the `rules:` of --config (the same YAML as `egressd run`; its listen, mode and \
+            internet keys do not apply), its DNS through a stub on its loopback. Its output is streamed, \
             and egressd exits with its exit code (128 + N when signal N ended it). Ctrl-C or SIGTERM \
             destroys it. Needs root.
             """
     )
 
-    @Option(help: "A configuration file whose rules, CA (ca, stateDirectory), upstream.extraRoots, upstream.allow and env apply.")
+    @Option(help: "A configuration file whose rules, CA (ca, stateDirectory), upstream (mark, extraRoots, allow), env and timeouts apply.")
     var config: String?
 
     @Flag(inversion: .prefixedNo, help: "Let traffic that no rule intercepts out (default: no).")
@@ -69,15 +69,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
         let file = try config.map { path in
             do { return try ProxyConfiguration.load(from: path) } catch { throw CommandFailure("\(error)") }
         }
-        let host = try ContainerHost(
-            configuration: .init(
-                stateDirectory: stateDir ?? file?.proxy.stateDirectory ?? "./state",
-                certificateAuthority: file?.proxy.certificateAuthority, extraRoots: file?.proxy.extraRoots,
-                allow: file?.proxy.allow ?? [], env: file?.proxy.env ?? [:],
-                maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
-            ),
-            logger: logger
-        )
+        let host = try ContainerHost(configuration: hostConfiguration(file: file), logger: logger)
         let container = try host.makeContainer(id: id)
         if let file {
             container.replaceRules(with: file.snapshot(upstream: host.services.upstream))
@@ -87,6 +79,25 @@ struct ContainerRunCommand: AsyncParsableCommand {
         ), logger: logger)
         try await host.shutdown()
         throw ExitCode(status)
+    }
+
+    /// The host's settings: the state directory (`--state-dir` first), and the CA, `upstream`,
+    /// `env` and `timeouts` of the configuration file, whose own path is hidden from the container.
+    private func hostConfiguration(file: ProxyConfiguration?) -> ContainerHost.Configuration {
+        var settings = ContainerHost.Configuration(
+            stateDirectory: stateDir ?? file?.proxy.stateDirectory ?? "./state",
+            maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
+        )
+        if let proxy = file?.proxy {
+            settings.certificateAuthority = proxy.certificateAuthority
+            settings.extraRoots = proxy.extraRoots
+            settings.upstreamMark = proxy.upstreamMark
+            settings.allow = proxy.allow
+            settings.env = proxy.env
+            settings.sniffTimeout = proxy.sniffTimeout
+            settings.idleTimeout = proxy.idleTimeout
+        }
+        return settings
     }
 
     /// Starts the container and waits for its end or for SIGINT/SIGTERM (trapped from before the

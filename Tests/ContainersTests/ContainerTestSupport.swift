@@ -12,10 +12,12 @@ final class ContainerFixture: Sendable {
     let directory: TemporaryDirectory
     let host: ContainerHost
 
-    /// Skips unless root; `names` are what the host's "real" resolver knows. The host shuts down
-    /// (destroying its containers) when `test` ends.
+    /// Skips unless root; `names` are what the host's "real" resolver knows; `configuration`'s
+    /// state directory is replaced by a temporary one. The host shuts down (destroying its
+    /// containers) when `test` ends.
     init(
-        _ test: XCTestCase, names: [String: Result<HostAddresses, HostNameResolutionError>] = [:], maskedPaths: [String] = []
+        _ test: XCTestCase, names: [String: Result<HostAddresses, HostNameResolutionError>] = [:],
+        configuration: ContainerHost.Configuration = .init()
     ) throws {
         try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root (namespaces, mounts, iptables); run the tests as root")
         // Not in /tmp, which containers see as their own empty tmpfs: tests check that the state
@@ -24,10 +26,9 @@ final class ContainerFixture: Sendable {
         var logger = Logger(label: "egress-test")
         // EGRESS_TEST_LOG=debug shows the decision log of the containers' proxy.
         logger.logLevel = ProcessInfo.processInfo.environment["EGRESS_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        host = try ContainerHost(
-            configuration: .init(stateDirectory: directory.path("state"), maskedPaths: maskedPaths), logger: logger,
-            resolver: TableResolver(names)
-        )
+        var configuration = configuration
+        configuration.stateDirectory = directory.path("state")
+        host = try ContainerHost(configuration: configuration, logger: logger, resolver: TableResolver(names))
         let host = self.host
         test.addTeardownBlock {
             try? await host.shutdown()

@@ -24,9 +24,11 @@ struct ContainerRunTests {
         hosts = try NamespaceHostsFile(host, "127.0.0.1 localhost\n\(link.b.ipv4) secrets.test plain.test\n")
     }
 
-    private func run(internet: Bool, env: [String: String] = [:], _ script: String) throws -> ProcessResult {
+    /// `egressd container run` with the config's rule and `settings` (YAML lines) added to it.
+    private func run(internet: Bool, env: [String: String] = [:], settings: String = "", _ script: String) throws -> ProcessResult {
         let config = try directory.write("""
             stateDirectory: state
+            \(settings)
             rules:
               - http: secrets.test
                 forward: { to: origin, setHeaders: { authorization: "Bearer injected" } }
@@ -69,6 +71,53 @@ struct ContainerRunTests {
         tls.stop()
         #expect(result.standardOutput.contains("<HTML>") || result.standardOutput.contains("<html>"), "\(result.combinedOutput)")
         #expect(result.standardOutput.contains("Test Origin CA"), "the client sees the origin's own certificate: \(result.combinedOutput)")
+    }
+
+    /// The host namespace resets every TCP connection to the origin that lacks the mark, so only
+    /// the proxy's marked upstream sockets get through: forwarded by a rule, forwarded unmatched
+    /// and passed through (a client that waits past the sniff timeout); `timeouts.idle` closes an
+    /// idle kept-alive connection.
+    @Test func theConfigsUpstreamMarkAndTimeoutsApplyToTheContainer() async throws {
+        try host.iptables(
+            "-A", "OUTPUT", "-p", "tcp", "-d", link.b.ipv4, "-m", "mark", "!", "--mark", "0x539", "-j", "REJECT", "--reject-with", "tcp-reset"
+        )
+        let unmarked = try await offThread { try self.host.run(["curl", "-sS", "--max-time", "10", "http://\(self.link.b.ipv4)/"]) }
+        #expect(unmarked.status != 0, "the rule resets unmarked connections: \(unmarked.combinedOutput)")
+        let result = try await offThread {
+            try self.run(internet: true, settings: "upstream: { mark: 0x539 }\ntimeouts: { idle: 1 }", """
+                curl -sS http://secrets.test/a; echo
+                curl -sS http://plain.test/b; echo
+                exec python3 - <<'EOF'
+                import socket, time
+                opaque = socket.create_connection(("plain.test", 80), timeout=15)
+                time.sleep(1.5)
+                opaque.sendall(b"GET /c HTTP/1.1\\r\\nHost: plain.test\\r\\nConnection: close\\r\\n\\r\\n")
+                answer = b""
+                while part := opaque.recv(65536):
+                    answer += part
+                print(answer.split(b"\\r\\n\\r\\n", 1)[-1].decode(), flush=True)
+                kept = socket.create_connection(("plain.test", 80), timeout=15)
+                kept.sendall(b"GET /d HTTP/1.1\\r\\nHost: plain.test\\r\\n\\r\\n")
+                answer = b""
+                while b"/d" not in answer and (part := kept.recv(65536)):
+                    answer += part
+                start = time.monotonic()
+                try:
+                    rest = kept.recv(65536)
+                    print("idle close:", rest == b"" and time.monotonic() - start < 5, flush=True)
+                except socket.timeout:
+                    print("idle close: still open after 15 s", flush=True)
+                EOF
+                """)
+        }
+        #expect(result.status == 0, "\(result.combinedOutput)")
+        let paths = result.standardOutput.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["path"] as? String
+        }
+        #expect(paths == ["/a", "/b", "/c"], "every upstream connection carried the mark: \(result.combinedOutput)")
+        let passedThrough = result.standardError.split(separator: "\n").contains { $0.contains("action=pass-through") && $0.contains("relay=") }
+        #expect(passedThrough, "the waiting client was passed through: \(result.standardError)")
+        #expect(result.standardOutput.contains("idle close: True\n"), "\(result.combinedOutput)")
     }
 
     @Test func withoutInternetUnmatchedTrafficIsDenied() async throws {

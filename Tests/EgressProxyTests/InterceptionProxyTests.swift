@@ -19,11 +19,15 @@ import Testing
         }
     }
 
-    @Test(arguments: [(Duration.zero, Duration.seconds(60)), (.milliseconds(500), .seconds(-1))])
-    func timeoutsMustBePositive(sniff: Duration, idle: Duration) throws {
+    @Test(arguments: [
+        (Duration.zero, Duration.seconds(60), "sniffTimeout: 0.0 seconds is not a positive duration"),
+        (.milliseconds(500), .seconds(-1), "idleTimeout: -1.0 seconds is not a positive duration"),
+    ])
+    func timeoutsMustBePositive(sniff: Duration, idle: Duration, message: String) throws {
         let directory = try TemporaryDirectory("egress-library")
-        #expect(throws: (any Error).self) {
+        let error = #expect(throws: ProxySettingError.self) {
             try InterceptionProxy(configuration: .init(stateDirectory: directory.path("state"), sniffTimeout: sniff, idleTimeout: idle))
         }
+        #expect(error?.description == message)
     }
 }
