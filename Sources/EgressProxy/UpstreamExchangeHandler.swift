@@ -64,7 +64,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     private let target: UpstreamTarget
     /// How long the origin may take to start its response once the request has gone out.
     private let responseTimeout: TimeAmount
-    private var responseTimer: Scheduled<Void>?
+    private var responseTimer: NIOScheduledCallback?
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Counts exchanges, so that the sink of an earlier exchange cannot act on a later one.
@@ -142,10 +142,19 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// connection closes. (A streamed upload is not timed while it is being sent.)
     private func startResponseTimer(_ context: ChannelHandlerContext) {
         guard case .awaitingHead = state else { return }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timedExchange = exchange
-        responseTimer = context.eventLoop.scheduleTask(in: responseTimeout) {
-            handler.value.responseTimedOut(exchange: timedExchange)
+        let timeout = ResponseTimeout(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange)
+        // Scheduling fails only on a loop that is shutting down, which closes its channels.
+        responseTimer = try? context.eventLoop.scheduleCallback(in: responseTimeout, handler: timeout)
+    }
+
+    /// The response timer's callback: a scheduled callback costs no promise and no closure, as a
+    /// scheduled task would for every request.
+    private struct ResponseTimeout: NIOScheduledCallbackHandler, Sendable {
+        let handler: NIOLoopBound<UpstreamExchangeHandler>
+        let exchange: Int
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            handler.value.responseTimedOut(exchange: exchange)
         }
     }
 
