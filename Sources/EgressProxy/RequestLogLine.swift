@@ -20,13 +20,10 @@ struct RequestLogLine {
 
     /// What a request's line says it got: `handler NAME`, `forward TARGET`, `deny`, kept in its
     /// parts until the line is written.
-    struct Action: Sendable {
-        var verb: StaticString
-        var subject: String?
-
-        static func handler(_ name: String) -> Action { Action(verb: "handler", subject: name) }
-        static func forward(_ target: UpstreamTarget) -> Action { Action(verb: "forward", subject: target.description) }
-        static let deny = Action(verb: "deny", subject: nil)
+    enum Action: Sendable {
+        case handler(String)
+        case forward(UpstreamTarget)
+        case deny
     }
 
     /// A request's URL in its parts, written as one (`scheme://authority/path`) without being
@@ -48,7 +45,7 @@ struct RequestLogLine {
         add("method", method)
         add("url", url.scheme, "://", url.authority ?? "", url.path)
         add("rule", rule ?? "-")
-        add("action", action.verb.description, action.subject == nil ? "" : " ", action.subject ?? "")
+        add("action", action)
         add("status", status)
         add("bytes", bytes)
         addKey("ms")
@@ -91,6 +88,23 @@ struct RequestLogLine {
         bytes.append(contentsOf: second.utf8)
         bytes.append(contentsOf: third.utf8)
         bytes.append(contentsOf: fourth.utf8)
+    }
+
+    /// Appends ` key=action`; a target whose names need quoting is quoted as a whole.
+    mutating func add(_ key: StaticString, _ action: Action) {
+        switch action {
+        case .handler(let name):
+            add(key, "handler ", name, "")
+        case .deny:
+            add(key, "deny")
+        case .forward(let target):
+            guard Self.isPlain(target.host), Self.isPlain(target.serverName ?? "") else {
+                return add(key, "forward ", target.description, "")
+            }
+            addKey(key)
+            bytes.append(contentsOf: "forward ".utf8)
+            target.appendDescription(to: &bytes)
+        }
     }
 
     private static func isPlain(_ text: String) -> Bool {

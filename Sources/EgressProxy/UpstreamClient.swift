@@ -22,7 +22,7 @@ package final class UpstreamClient: Sendable {
     private let group: any EventLoopGroup
     private let mark: UInt32?
     private let tls: (any UpstreamTLS)?
-    private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
+    private let idle = Mutex<[PoolKey: IdleConnections]>([:])
     /// The most idle connections kept per target and event loop.
     private let idleLimit = 32
 
@@ -64,7 +64,8 @@ package final class UpstreamClient: Sendable {
 
     private func takeIdle(for key: PoolKey) -> UpstreamConnection? {
         idle.withLock { idle in
-            while let connection = idle[key]?.popLast() {
+            guard let pool = idle[key] else { return nil }
+            while let connection = pool.connections.popLast() {
                 if !connection.isClosed { return connection }
             }
             return nil
@@ -73,10 +74,23 @@ package final class UpstreamClient: Sendable {
 
     private func release(_ connection: UpstreamConnection, to key: PoolKey) {
         idle.withLock { idle in
+            let pool: IdleConnections
+            if let existing = idle[key] {
+                pool = existing
+            } else {
+                pool = IdleConnections()
+                idle[key] = pool
+            }
             // Closed ones are skipped when taken; they are swept here only when the pool is full.
-            if idle[key, default: []].count >= idleLimit { idle[key]?.removeAll { $0.isClosed } }
-            if idle[key, default: []].count < idleLimit { idle[key, default: []].append(connection) }
+            if pool.connections.count >= idleLimit { pool.connections.removeAll { $0.isClosed } }
+            if pool.connections.count < idleLimit { pool.connections.append(connection) }
         }
+    }
+
+    /// The idle connections of one target and loop, changed in place under the pool's lock (a
+    /// dictionary's value changed through its subscript cost allocations per request).
+    private final class IdleConnections {
+        var connections: [UpstreamConnection] = []
     }
 
     /// A new connection to `target` served by `eventLoop`; once idle, it goes to the pool, unless

@@ -65,6 +65,8 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// How long the origin may take to start its response once the request has gone out.
     private let responseTimeout: TimeAmount
     private var responseTimer: NIOScheduledCallback?
+    /// The exchange the response timer was started for.
+    private var timedExchange = 0
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Counts exchanges, so that the sink of an earlier exchange cannot act on a later one.
@@ -142,23 +144,25 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// connection closes. (A streamed upload is not timed while it is being sent.)
     private func startResponseTimer(_ context: ChannelHandlerContext) {
         guard case .awaitingHead = state else { return }
-        let timeout = ResponseTimeout(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange)
+        cancelResponseTimer()
+        timedExchange = exchange
         // Scheduling fails only on a loop that is shutting down, which closes its channels.
-        responseTimer = try? context.eventLoop.scheduleCallback(in: responseTimeout, handler: timeout)
+        responseTimer = try? context.eventLoop.scheduleCallback(
+            in: responseTimeout, handler: ResponseTimeout(handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+        )
     }
 
     /// The response timer's callback: a scheduled callback costs no promise and no closure, as a
-    /// scheduled task would for every request.
+    /// scheduled task would for every request (and, this small, no box either).
     private struct ResponseTimeout: NIOScheduledCallbackHandler, Sendable {
         let handler: NIOLoopBound<UpstreamExchangeHandler>
-        let exchange: Int
 
         func handleScheduledCallback(eventLoop: some EventLoop) {
-            handler.value.responseTimedOut(exchange: exchange)
+            handler.value.responseTimedOut()
         }
     }
 
-    private func responseTimedOut(exchange timedExchange: Int) {
+    private func responseTimedOut() {
         responseTimer = nil
         guard timedExchange == exchange, case .awaitingHead = state, let context else { return }
         let seconds = Double(responseTimeout.nanoseconds) / 1e9

@@ -18,9 +18,25 @@ package struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
 
     /// `http://host:port` or `https://host:port (name)`.
     package var description: String {
-        let shownHost = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
-        let name = serverName.map { $0 == host ? "" : " (\($0))" } ?? ""
-        return "\(usesTLS ? "https" : "http")://\(shownHost):\(port)\(name)"
+        var bytes: [UInt8] = []
+        appendDescription(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``description``'s UTF-8 bytes (the decision log writes it so, without a `String`).
+    func appendDescription(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: (usesTLS ? "https://" : "http://").utf8)
+        let bracketed = host.utf8.contains(UInt8(ascii: ":"))
+        if bracketed { bytes.append(UInt8(ascii: "[")) }
+        bytes.append(contentsOf: host.utf8)
+        if bracketed { bytes.append(UInt8(ascii: "]")) }
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: String(port).utf8)
+        if let serverName, serverName != host {
+            bytes.append(contentsOf: " (".utf8)
+            bytes.append(contentsOf: serverName.utf8)
+            bytes.append(UInt8(ascii: ")"))
+        }
     }
 }
 

@@ -50,4 +50,13 @@ import Testing
         )
         #expect(query.message.hasPrefix(#"request method=GET url="http:///?a=b" rule=- action=deny status=403"#))
     }
+
+    @Test func aForwardActionNamesItsTarget() {
+        var line = RequestLogLine()
+        line.add("action", .forward(UpstreamTarget(host: "2001:db8::7", port: 443, usesTLS: true, serverName: "api.example")))
+        line.add("action", .forward(UpstreamTarget(host: "198.51.100.2", port: 80, serverName: "198.51.100.2")))
+        line.add("action", .forward(UpstreamTarget(host: "198.51.100.2", port: 80, serverName: "a=b")))
+        #expect(line.message == #"request action=forward https://[2001:db8::7]:443 (api.example) action=forward http://198.51.100.2:80 action="forward http://198.51.100.2:80 (a=b)""#)
+        #expect(UpstreamTarget(host: "2001:db8::7", port: 443, usesTLS: true, serverName: "api.example").description == "https://[2001:db8::7]:443 (api.example)")
+    }
 }
