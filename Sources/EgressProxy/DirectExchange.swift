@@ -23,7 +23,8 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     private let context: ChannelHandlerContext
     private let upstream: UpstreamClient
     private let logger: Logger
-    private let finished: (_ requestEnded: Bool) -> Void
+    /// Told when the exchange is over; gone if the connection's pipeline went first.
+    private weak var gate: RequestGate?
     private let started = ContinuousClock.now
     private var control: UpstreamExchangeControl?
     /// The upstream connection carrying the request, once it was sent.
@@ -36,12 +37,11 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
     var requestEnded = false
 
     /// An exchange for `request`, going to `target` with `upstreamHead` (plus the upgrade fields
-    /// for an `upgrade`); `finished` runs once the client has the whole response (or the
-    /// connection is closed), saying whether the client's request had ended by then. It does not
-    /// run once the connection became a tunnel: the gate is gone then.
+    /// for an `upgrade`); `gate` hears once the client has the whole response (or the connection
+    /// is closed), not once the connection became a tunnel (the gate is gone then).
     init(
         request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: UpgradeRequest? = nil, target: UpstreamTarget, url: RequestLogLine.URLParts,
-        context: ChannelHandlerContext, upstream: UpstreamClient, logger: Logger, finished: @escaping (_ requestEnded: Bool) -> Void
+        context: ChannelHandlerContext, upstream: UpstreamClient, logger: Logger, gate: RequestGate
     ) {
         self.request = request
         self.upgrade = upgrade
@@ -53,7 +53,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         self.context = context
         self.upstream = upstream
         self.logger = logger
-        self.finished = finished
+        self.gate = gate
     }
 
     /// Sends the request on an idle pooled connection, else on a new one (always, for an upgrade).
@@ -116,7 +116,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
             }
             return
         }
-        RequestGate.endResponse(context, closing: !request.isKeepAlive)
+        RequestGate.endResponse(context, closing: !request.isKeepAlive, gate: gate)
         // A connection of an upgrade's own is never reused.
         if upgrade != nil { connection?.close() }
         end(error: nil)
@@ -167,7 +167,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         sent = message.readableBytes
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(message))), promise: nil)
-        RequestGate.endResponse(context, closing: !request.isKeepAlive)
+        RequestGate.endResponse(context, closing: !request.isKeepAlive, gate: gate)
     }
 
     /// Logs the decision line and hands the connection back to the gate.
@@ -175,7 +175,7 @@ final class DirectExchange: GateExchange, UpstreamResponseSink {
         guard !done else { return }
         done = true
         log(error: error.map { "\($0)" })
-        finished(requestEnded)
+        gate?.served(requestEnded: requestEnded, context: context)
     }
 
     /// The decision line of the exchange; a `tunnel`'s with the bytes that went through it.

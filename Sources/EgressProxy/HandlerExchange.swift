@@ -32,7 +32,8 @@ final class HandlerExchange: GateExchange {
     private let context: ChannelHandlerContext
     private let connection: ConnectionContext
     private let invocation: WorkerInvocation
-    private let finished: (_ requestEnded: Bool) -> Void
+    /// Told when the exchange is over; gone if the connection's pipeline went first.
+    private weak var gate: RequestGate?
     private let started = ContinuousClock.now
     private var task: Task<Void, Never>?
     private var timer: NIOScheduledCallback?
@@ -46,11 +47,10 @@ final class HandlerExchange: GateExchange {
     var requestEnded = false
 
     /// Calls `worker` for `request` (read from `head`) with what the proxy supplies to handlers
-    /// on this connection (`invocation`); `finished` runs once the client has the whole response,
-    /// saying whether the client's request had ended by then.
+    /// on this connection (`invocation`); `gate` hears once the client has the whole response.
     init(
         head: HTTPRequestHead, request: Request, worker: Worker, rule: String, context: ChannelHandlerContext,
-        connection: ConnectionContext, invocation: WorkerInvocation, finished: @escaping (_ requestEnded: Bool) -> Void
+        connection: ConnectionContext, invocation: WorkerInvocation, gate: RequestGate
     ) {
         self.head = head
         self.request = request
@@ -59,7 +59,7 @@ final class HandlerExchange: GateExchange {
         self.context = context
         self.connection = connection
         self.invocation = invocation
-        self.finished = finished
+        self.gate = gate
     }
 
     /// A timer callback that times the exchange out.
@@ -173,14 +173,14 @@ final class HandlerExchange: GateExchange {
                 }
             }
             if done { failure = "the client went away during the response" }
-            RequestGate.endResponse(context, closing: !head.isKeepAlive)
+            RequestGate.endResponse(context, closing: !head.isKeepAlive, gate: gate)
         } catch {
             failure = "\(error)"
             context.close(promise: nil)
         }
         log(status: responseHead.status.code, bytes: sent, error: failure)
         done = true
-        finished(requestEnded)
+        gate?.served(requestEnded: requestEnded, context: context)
     }
 
     /// Flushes the channel once the event loop gets to it: after this task's current slice, when

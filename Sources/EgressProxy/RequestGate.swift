@@ -222,22 +222,19 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
             authority = absolute.authority
             path = absolute.path
         }
-        let finished: (_ requestEnded: Bool) -> Void = { [weak self] requestEnded in
-            self?.served(requestEnded: requestEnded, context: context)
-        }
         switch RequestRouter.route(hostname: authority.map(HTTPConversion.hostname(ofAuthority:)), connection: connection, services: services) {
         case .handler(let worker, let rule):
             // A head swift-http-types cannot represent goes to the loop, which answers 400.
             guard let request = try? HTTPConversion.request(head, scheme: connection.scheme) else { return nil }
             return HandlerExchange(
                 head: head, request: Request(head: request), worker: worker, rule: rule, context: context,
-                connection: connection, invocation: invocation, finished: finished
+                connection: connection, invocation: invocation, gate: self
             )
         case .forward(let target):
             return DirectExchange(
                 request: head, upstreamHead: HTTPConversion.upstreamHead(forwarding: head, authority: authority, path: path),
                 upgrade: UpgradeRequest(head: head), target: target, url: .init(scheme: connection.scheme, authority: authority, path: path),
-                context: context, upstream: services.upstream, logger: connection.logger, finished: finished
+                context: context, upstream: services.upstream, logger: connection.logger, gate: self
             )
         case .deny:
             return nil
@@ -246,9 +243,9 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Ends a response that an exchange of the gate wrote; with `closing`, the connection closes
     /// once the end (and everything before it) has gone out, not before.
-    static func endResponse(_ context: ChannelHandlerContext, closing: Bool) {
+    static func endResponse(_ context: ChannelHandlerContext, closing: Bool, gate: RequestGate?) {
         let written = context.eventLoop.makePromise(of: Void.self)
-        (context.handler as? RequestGate)?.responseEndWrite = written.futureResult
+        gate?.responseEndWrite = written.futureResult
         if closing {
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(promise: nil) }
@@ -257,7 +254,7 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The gate's exchange is over.
-    private func served(requestEnded: Bool, context: ChannelHandlerContext) {
+    func served(requestEnded: Bool, context: ChannelHandlerContext) {
         if requestEnded { becomeIdle(context: context) } else { state = .answeredEarly }
         drain(context: context)
     }
