@@ -99,8 +99,8 @@ package struct ForwardWorker: WorkerEntrypoint {
         case .url(let usesTLS, let authority, let basePath):
             let host = HTTPConversion.hostname(ofAuthority: authority)
             let port = HTTPConversion.port(ofAuthority: authority) ?? (usesTLS ? 443 : 80)
-            let path = request.head.path ?? "/"
-            request.head.path = basePath == "/" ? path : basePath + path
+            // Set only when it changes: setting a path copies the request head.
+            if basePath != "/" { request.head.path = basePath + (request.head.path ?? "/") }
             let target = UpstreamTarget(host: host, port: port, usesTLS: usesTLS, serverName: host)
             return try await upstream.send(request, to: target)
         }
