@@ -86,6 +86,9 @@ final class ContainerRun: Sendable {
         relay?.shutdown()
         await dns.close()
         StaleContainers.remove(scratch)
+        // Before monitor() and destroy() return: whoever still holds this run (the task that
+        // tore it down) lets go of it later, and the namespace must not outlive the container.
+        initProcess.releaseNetworkNamespace()
         server.services.logger.info("container ended", metadata: ["outcome": .string(outcome)])
     }
 

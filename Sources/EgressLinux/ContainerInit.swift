@@ -104,6 +104,16 @@ package final class ContainerInit: @unchecked Sendable {
         egress_container_close(&handle)
     }
 
+    /// Closes this process's descriptor of the container's network namespace, so the namespace
+    /// ends with the container, not whenever this object goes. Call once the container has ended
+    /// and nothing enters its namespace any more (after ``waitForExit()``, with its network torn
+    /// down); ``networkNamespacePath`` is void from then on.
+    package func releaseNetworkNamespace() {
+        guard handle.netns_fd >= 0 else { return }
+        close(handle.netns_fd)
+        handle.netns_fd = -1
+    }
+
     /// Lets init set up its mounts and start the entrypoint; returns once the entrypoint was
     /// executed, or throws the step that failed (init has then exited; ``waitForExit()`` reaps it).
     package func start() throws {
