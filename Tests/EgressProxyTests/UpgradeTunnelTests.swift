@@ -311,7 +311,7 @@ private let upgradeRequest = "GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnecti
         headers.add(name: "Content-Length", value: "4")
         try fixture.client.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
         // The fresh encoder knows the request was a HEAD (it is paired with the fresh decoder).
-        #expect(throws: (any Error).self) {
+        #expect(throws: NIOHTTPResponseEncoderError.responseBodyNotAllowed) {
             try fixture.client.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "body"))))
         }
         #expect(!(try UpgradeFixture.written(fixture.client)).contains("body"))
