@@ -153,8 +153,7 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
         loop.run()
         #expect(standIn.log == ["/ws", "/next", "end of input"])
         standIn.answer()
-        var written = ""
-        while let chunk = try channel.readOutbound(as: ByteBuffer.self) { written += String(buffer: chunk) }
+        let written = try EmbeddedSupport.written(channel)
         #expect(written.components(separatedBy: "HTTP/1.1 403 Forbidden\r\n").count == 3, "two answers: \(written)")
     }
 
@@ -201,11 +200,8 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
             let answers = try await EmbeddedSupport.within(.seconds(20), "two answers, then the end") { () async throws -> [EmbeddedSupport.WireResponse] in
                 try await outbound.write(ByteBuffer(string: upgradeRequest + "GET /next HTTP/1.1\r\nHost: ws.example\r\n\r\n"))
                 outbound.finish()
-                var buffer = ByteBuffer()
-                for try await var chunk in inbound { buffer.writeBuffer(&chunk) }
-                var found: [EmbeddedSupport.WireResponse] = []
-                while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
-                return found
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
+                return try await responses.readToEnd()
             }
             #expect(answers.map(\.status) == [400, 200])
             #expect(answers.last?.body == "/next")
