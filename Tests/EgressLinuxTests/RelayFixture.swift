@@ -65,6 +65,35 @@ final class RelayFixture: Sendable {
         !results.withLock { $0.isEmpty }
     }
 
+    /// The id of `relay`'s engine thread (its entry in `/proc/self/task`), which completions run
+    /// on: a pair relayed through `relay` and ended at once says where its completion ran.
+    static func engineThread(of relay: SpliceRelay) throws -> pid_t {
+        let (client, clientInner) = try TestSockets.loopbackPair()
+        let (upstreamInner, upstream) = try TestSockets.loopbackPair()
+        defer {
+            Glibc.close(client)
+            Glibc.close(upstream)
+        }
+        let reported = Mutex<Result<pid_t, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        do {
+            try relay.relay(client: clientInner, upstream: upstreamInner) { _ in
+                reported.withLock { $0 = Result { try ThreadProbe.currentID() } }
+                done.signal()
+            }
+        } catch {
+            Glibc.close(clientInner)
+            Glibc.close(upstreamInner)
+            throw error
+        }
+        _ = shutdown(client, Int32(SHUT_WR))
+        _ = shutdown(upstream, Int32(SHUT_WR))
+        guard done.wait(timeout: .now() + 10) == .success, let result = reported.withLock({ $0 }) else {
+            throw TestFailure("a pair that ended at once did not report within 10s")
+        }
+        return try result.get()
+    }
+
     /// Closes one outer end, with a reset if `reset`.
     func close(_ fd: CInt, reset: Bool) {
         guard open.withLock({ $0.remove(fd) }) != nil else { return }

@@ -1,5 +1,6 @@
 import EgressLinux
 import Glibc
+import Synchronization
 import Testing
 
 /// Starting, waiting for and signalling child processes.
@@ -18,11 +19,19 @@ import Testing
     }
 
     /// One thread waits while another signals: the waiter sees the end the signal caused, and
-    /// the status stays readable (reaped once, kept) for everyone after.
+    /// the status stays readable (reaped once, kept) for everyone after. The signal goes only
+    /// once the waiter is blocked in `waitid`, so that it is the wait that sees the end.
     @Test func aWaiterSeesTheEndOfAProcessAnotherThreadSignals() throws {
         let sleeper = try SpawnedProcess(executable: "/bin/sleep", arguments: ["30"])
-        let waiter = BackgroundThread { sleeper.waitForExit() }
-        usleep(100_000)
+        let waiterThread = Mutex<pid_t?>(nil)
+        let waiter = BackgroundThread {
+            waiterThread.withLock { $0 = try? ThreadProbe.currentID() }
+            return sleeper.waitForExit()
+        }
+        let waiting = { waiterThread.withLock { $0 }.flatMap(ThreadProbe.blockedCall) }
+        try waitUntil("the waiter to block in waitid", state: { "(last seen: \(waiting().map { "\($0)" } ?? "not blocked"))" }) {
+            waiting()?.isWaitid == true
+        }
         #expect(sleeper.isRunning)
         sleeper.send(SIGKILL)
         #expect(try waiter.value(timeout: 10) == 128 + SIGKILL)

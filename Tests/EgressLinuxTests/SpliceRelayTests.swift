@@ -127,13 +127,16 @@ import Testing
         #expect(throws: LinuxError(operation: "F_SETPIPE_SZ", code: EINVAL)) { try SpliceRelay(pipeSize: 4 << 20) }
     }
 
+    /// Every relay's thread has this name, and other tests' relays run meanwhile in this process:
+    /// the thread looked at is this relay's own (the one its completions run on), and it goes
+    /// when the relay shuts down.
     @Test func theEngineThreadIsNamed() throws {
         let relay = try SpliceRelay()
-        defer { relay.shutdown() }
-        let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").map { task in
-            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
-        }
-        #expect(names.contains("egress-splice\n"))
+        let engine = try RelayFixture.engineThread(of: relay)
+        #expect(ThreadProbe.name(of: engine) == "egress-splice")
+        relay.shutdown()
+        // Joined is not yet gone from /proc: the kernel releases the task just after.
+        try waitUntil("the engine thread \(engine) to end with its relay", timeout: .seconds(10)) { ThreadProbe.name(of: engine) == nil }
     }
 
     @Test func manyPairsShareOneEngine() throws {

@@ -155,6 +155,19 @@ enum TestSockets {
         close(fd)
     }
 
+    /// Bytes that have arrived at `fd` and wait to be read (`FIONREAD`).
+    static func unread(_ fd: CInt) -> Int {
+        var count: CInt = 0
+        return ioctl(fd, UInt(FIONREAD), &count) == 0 ? Int(count) : -1
+    }
+
+    /// Bytes written to `fd` that its peer has not taken yet, the end of stream included
+    /// (`SIOCOUTQ`: sent but unacknowledged, or not sent).
+    static func unacknowledged(_ fd: CInt) -> Int {
+        var count: CInt = 0
+        return ioctl(fd, UInt(TIOCOUTQ), &count) == 0 ? Int(count) : -1
+    }
+
     /// Whether `fd` is an open descriptor.
     static func isOpen(_ fd: CInt) -> Bool {
         fcntl(fd, F_GETFD) >= 0

@@ -146,6 +146,15 @@ enum EmbeddedSupport {
         throw MalformedResponse(description: "response without framing: \(response)")
     }
 
+    /// The bytes written to `channel` and not yet read, as text (all of them, in order).
+    static func written(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let chunk = try channel.readOutbound(as: ByteBuffer.self) {
+            text += String(buffer: chunk)
+        }
+        return text
+    }
+
     /// Reads what an exchange loop writes to an in-memory channel, response by response.
     struct ResponseReader: Sendable {
         let channel: NIOAsyncTestingChannel
@@ -168,6 +177,50 @@ enum EmbeddedSupport {
 
         /// Bytes written but not yet read as a response.
         var leftover: String { String(buffer: pending) }
+    }
+
+    /// Reads what a client gets over a real connection (the inbound stream of its
+    /// `NIOAsyncChannel`, as ``LoopbackHTTPProxy`` hands it), response by response. Only one
+    /// reader per stream: the stream can be iterated once.
+    struct ConnectionResponseReader {
+        private var chunks: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        private var pending = ByteBuffer()
+
+        init(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) {
+            chunks = inbound.makeAsyncIterator()
+        }
+
+        /// The next `count` whole responses (all answering a HEAD if `bodyless`); fewer if the
+        /// connection ends first, between responses (inside one, it throws).
+        mutating func read(_ count: Int, bodyless: Bool = false) async throws -> [WireResponse] {
+            var found: [WireResponse] = []
+            while found.count < count {
+                if let response = try parseResponse(&pending, bodyless: bodyless) {
+                    found.append(response)
+                    continue
+                }
+                guard var chunk = try await chunks.next() else {
+                    guard pending.readableBytes == 0 else {
+                        throw MalformedResponse(description: "the connection ended inside a response: \(String(buffer: pending).debugDescription)")
+                    }
+                    break
+                }
+                pending.writeBuffer(&chunk)
+            }
+            return found
+        }
+
+        /// The responses until the connection ends.
+        mutating func readToEnd() async throws -> [WireResponse] {
+            try await read(.max)
+        }
+    }
+
+    /// The first `count` responses on `inbound` (fewer if the connection ends first), for a test
+    /// that reads them all at once.
+    static func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> [WireResponse] {
+        var reader = ConnectionResponseReader(inbound)
+        return try await reader.read(count)
     }
 
     // MARK: An HTTP origin on loopback

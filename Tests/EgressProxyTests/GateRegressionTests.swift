@@ -37,20 +37,6 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
         .bind(host: "127.0.0.1", port: 0).get()
 }
 
-/// Reads until `count` responses parsed (or the stream ends).
-private func read(
-    _ count: Int, _ iterator: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, _ buffer: inout ByteBuffer
-) async throws -> [EmbeddedSupport.WireResponse] {
-    var found: [EmbeddedSupport.WireResponse] = []
-    while found.count < count {
-        while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
-        guard found.count < count else { break }
-        guard var chunk = try await iterator.next() else { break }
-        buffer.writeBuffer(&chunk)
-    }
-    return found
-}
-
 /// Regressions found by review of the event-loop request path (RequestGate, DirectExchange,
 /// HandlerExchange, UpstreamExchangeHandler): each was a failing scenario before its fix.
 @Suite(.timeLimit(.minutes(1))) struct GateRegressionTests {
@@ -61,12 +47,11 @@ private func read(
         try rules.interceptOutboundHttp("early.example:9", Worker(EarlyAnswer()))
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
             let statuses = try await EmbeddedSupport.within(.seconds(20), "both answers") { () async throws -> [Int] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: early.example\r\nContent-Length: 10\r\n\r\n01234"))
-                var answers = try await read(1, &iterator, &buffer)
+                var answers = try await responses.read(1)
                 try await outbound.write(ByteBuffer(string: "56789" + "POST /two HTTP/1.1\r\nHost: early.example\r\nContent-Length: 1\r\n\r\nx"))
-                answers += try await read(1, &iterator, &buffer)
+                answers += try await responses.read(1)
                 return answers.map(\.status)
             }
             #expect(statuses == [413, 413])
@@ -81,12 +66,11 @@ private func read(
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             let statuses = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [Int] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "GET /warm HTTP/1.1\r\nHost: out.example\r\n\r\n"))
-                var all = try await read(1, &iterator, &buffer)
+                var all = try await responses.read(1)
                 try await outbound.write(ByteBuffer(string: "POST /charge HTTP/1.1\r\nHost: out.example\r\nContent-Length: 0\r\n\r\n"))
-                all += try await read(1, &iterator, &buffer)
+                all += try await responses.read(1)
                 return all.map(\.status)
             }
             #expect(statuses == [200, 502])
@@ -101,19 +85,9 @@ private func read(
         try rules.interceptOutboundHttp("stream.example:9", Worker(Streamer()))
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
             let answers = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [EmbeddedSupport.WireResponse] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "HEAD /h HTTP/1.1\r\nHost: stream.example\r\n\r\nGET /g HTTP/1.1\r\nHost: stream.example\r\n\r\n"))
-                var all: [EmbeddedSupport.WireResponse] = []
-                while all.count < 2 {
-                    if let response = try EmbeddedSupport.parseResponse(&buffer, bodyless: all.isEmpty) {
-                        all.append(response)
-                        continue
-                    }
-                    guard var chunk = try await iterator.next() else { break }
-                    buffer.writeBuffer(&chunk)
-                }
-                return all
+                return try await responses.read(1, bodyless: true) + responses.read(1)
             }
             #expect(answers.map(\.status) == [200, 200])
             #expect(answers.last?.body == "streamed")
@@ -129,13 +103,12 @@ private func read(
         let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\n"
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
             let answers = try await EmbeddedSupport.within(.seconds(20), "three answers") { () async throws -> [EmbeddedSupport.WireResponse] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(
                     string: "GET /a HTTP/1.1\r\nHost: up.example\r\n\(upgrade)\r\n" + "GET /b HTTP/1.1\r\nHost: other.example\r\n\(upgrade)\r\n"
                         + "GET /c HTTP/1.1\r\nHost: up.example\r\n\r\n"
                 ))
-                return try await read(3, &iterator, &buffer)
+                return try await responses.read(3)
             }
             #expect(answers.map(\.status) == [413, 403, 413])
             #expect(answers.last?.body == "early /c")
@@ -197,10 +170,9 @@ extension GateRegressionTests {
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port, responseTimeout: .milliseconds(300)) { inbound, outbound in
             let answer = try await EmbeddedSupport.within(.seconds(20), "the 502") { () async throws -> [EmbeddedSupport.WireResponse] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "GET /never HTTP/1.1\r\nHost: out.example\r\n\r\n"))
-                return try await read(1, &iterator, &buffer)
+                return try await responses.read(1)
             }
             #expect(answer.first?.status == 502)
             #expect(answer.first?.body.contains("did not answer within 0.3 s") == true, "\(answer.first?.body ?? "")")
@@ -217,14 +189,13 @@ extension GateRegressionTests {
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             let answers = try await EmbeddedSupport.within(.seconds(20), "the origin's answer") { () async throws -> [EmbeddedSupport.WireResponse] in
-                var iterator = inbound.makeAsyncIterator()
-                var buffer = ByteBuffer()
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: out.example\r\nTransfer-Encoding: chunked\r\n\r\n"))
                 let chunk = String(repeating: "u", count: 64 * 1024)
                 let chunked = String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n"
                 for _ in 0..<32 { try await outbound.write(ByteBuffer(string: chunked)) }
                 try await outbound.write(ByteBuffer(string: "0\r\n\r\n"))
-                return try await read(1, &iterator, &buffer)
+                return try await responses.read(1)
             }
             #expect(answers.first?.status == 413, "\(answers.first.map { "\($0.status) \($0.body)" } ?? "no answer")")
         }

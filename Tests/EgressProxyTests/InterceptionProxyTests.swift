@@ -9,14 +9,20 @@ import Testing
         #expect(InterceptionProxy.Configuration().listen == ["0.0.0.0:15001", "[::]:15001"])
     }
 
+    /// Each is refused for what it is about, so that another failure (the CA, say) does not
+    /// pass for it.
     @Test(arguments: [
-        (["127.0.0.1"], [String]()), (["localhost:15001"], []), (["[::1]:99999"], []), (["127.0.0.1:15001"], ["10.0.0.0/33"]),
+        (["127.0.0.1"], [String](), "\"127.0.0.1\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)"),
+        (["localhost:15001"], [], "\"localhost:15001\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)"),
+        (["[::1]:99999"], [], "\"[::1]:99999\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)"),
+        (["127.0.0.1:15001"], ["10.0.0.0/33"], "allow: \"10.0.0.0/33\" is not an address or CIDR range"),
     ])
-    func badAddressesAndRangesAreRefusedUpFront(listen: [String], allow: [String]) throws {
+    func badAddressesAndRangesAreRefusedUpFront(listen: [String], allow: [String], message: String) throws {
         let directory = try TemporaryDirectory("egress-library")
-        #expect(throws: (any Error).self) {
+        let error = #expect(throws: ProxySettingError.self) {
             try InterceptionProxy(configuration: .init(listen: listen, stateDirectory: directory.path("state"), allow: allow))
         }
+        #expect(error?.description == message)
     }
 
     @Test(arguments: [

@@ -15,10 +15,13 @@ import Glibc
 /// with a raw client: the connection's original destination is `127.0.0.1:destinationPort`, which
 /// the proxy may dial. Finishing the client's writer half-closes the connection; with
 /// `resetOnClose`, the client's close is a reset. The connection logs to `logger`.
+/// `clientInputClosed`, if given, is succeeded when the proxy's side of the connection sees the
+/// client's end of input (at the head of its pipeline, before anything of the proxy's).
 enum LoopbackHTTPProxy {
     static func with(
         rules: InterceptionRules, destinationPort: Int, responseTimeout: TimeAmount = UpstreamClient.defaultResponseTimeout,
-        resetOnClose: Bool = false, logger: Logger = Logger(label: "egress.test"), _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
+        resetOnClose: Bool = false, logger: Logger = Logger(label: "egress.test"), clientInputClosed: EventLoopPromise<Void>? = nil,
+        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let destination = IPEndpoint(address: try #require(IPAddress("127.0.0.1")), port: UInt16(destinationPort))
@@ -34,6 +37,7 @@ enum LoopbackHTTPProxy {
                         source: "127.0.0.1:1", destination: destination, scheme: "http", logger: logger,
                         eventLoop: channel.eventLoop
                     )
+                    if let clientInputClosed { try channel.pipeline.syncOperations.addHandler(InputClosedSignal(clientInputClosed)) }
                     try HTTPExchangeLoop.serve(channel, connection: connection, services: services)
                 }
             }
@@ -54,5 +58,21 @@ enum LoopbackHTTPProxy {
         }
         try await client.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
         try? await front.close()
+    }
+}
+
+/// Succeeds a promise when the end of the connection's input goes by, and passes it on.
+private final class InputClosedSignal: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let promise: EventLoopPromise<Void>
+
+    init(_ promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event { promise.succeed() }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -14,13 +14,14 @@ final class RecordedLog: Sendable {
     var recorded: [String] { lines.withLock { $0 } }
 
     /// Waits up to `seconds` for a line that contains every one of `parts`; returns it, or nil.
+    /// It looks once more when the time is up, however late a loaded machine woke it.
     func line(containing parts: [String], within seconds: Int = 10) async -> String? {
         let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
+        while true {
             if let line = recorded.first(where: { line in parts.allSatisfy(line.contains) }) { return line }
+            guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return nil
     }
 
     private struct Handler: LogHandler {

@@ -50,14 +50,6 @@ private final class RelayedPair {
         try upstream.pipeline.syncOperations.addHandlers([upstreamRecorder, upstreamSide])
     }
 
-    static func written(_ channel: EmbeddedChannel) throws -> String {
-        var text = ""
-        while let chunk = try channel.readOutbound(as: ByteBuffer.self) {
-            text += String(buffer: chunk)
-        }
-        return text
-    }
-
     func finish() throws {
         _ = try client.finish(acceptAlreadyClosed: true)
         _ = try upstream.finish(acceptAlreadyClosed: true)
@@ -75,11 +67,11 @@ private final class RelayedPair {
         let pair = try RelayedPair()
         try pair.client.writeInbound(ByteBuffer(string: "hello "))
         try pair.client.writeInbound(ByteBuffer(string: "upstream"))
-        #expect(try RelayedPair.written(pair.upstream) == "hello upstream")
-        #expect(try RelayedPair.written(pair.client) == "", "nothing echoes back")
+        #expect(try EmbeddedSupport.written(pair.upstream) == "hello upstream")
+        #expect(try EmbeddedSupport.written(pair.client) == "", "nothing echoes back")
 
         try pair.upstream.writeInbound(ByteBuffer(string: "and back"))
-        #expect(try RelayedPair.written(pair.client) == "and back")
+        #expect(try EmbeddedSupport.written(pair.client) == "and back")
         #expect(pair.clientSide.bytesRead == 14)
         #expect(pair.upstreamSide.bytesRead == 8)
         #expect(try pair.client.readInbound(as: ByteBuffer.self) == nil, "relayed bytes are consumed, not passed down the pipeline")
@@ -90,9 +82,9 @@ private final class RelayedPair {
         let pair = try RelayedPair()
         pair.client.pipeline.syncOperations.fireChannelRead(NIOAny(ByteBuffer(string: "one ")))
         pair.client.pipeline.syncOperations.fireChannelRead(NIOAny(ByteBuffer(string: "two")))
-        #expect(try RelayedPair.written(pair.upstream) == "", "written but not yet flushed")
+        #expect(try EmbeddedSupport.written(pair.upstream) == "", "written but not yet flushed")
         pair.client.pipeline.syncOperations.fireChannelReadComplete()
-        #expect(try RelayedPair.written(pair.upstream) == "one two")
+        #expect(try EmbeddedSupport.written(pair.upstream) == "one two")
         try pair.finish()
     }
 
@@ -105,7 +97,7 @@ private final class RelayedPair {
 
         // The other direction still flows.
         try pair.upstream.writeInbound(ByteBuffer(string: "response after the request ended"))
-        #expect(try RelayedPair.written(pair.client) == "response after the request ended")
+        #expect(try EmbeddedSupport.written(pair.client) == "response after the request ended")
 
         pair.upstream.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(pair.clientRecorder.closes == [.output])

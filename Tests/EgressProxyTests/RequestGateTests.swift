@@ -56,20 +56,6 @@ private enum GatedConnection {
     }
 }
 
-/// Reads `count` responses off `inbound`.
-private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> [EmbeddedSupport.WireResponse] {
-    var buffer = ByteBuffer()
-    var found: [EmbeddedSupport.WireResponse] = []
-    var chunks = inbound.makeAsyncIterator()
-    while found.count < count {
-        while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
-        guard found.count < count else { break }
-        guard var chunk = try await chunks.next() else { break }
-        buffer.writeBuffer(&chunk)
-    }
-    return found
-}
-
 @Suite(.timeLimit(.minutes(1))) struct RequestGateTests {
     @Test func pipelinedRequestsAreAnsweredInOrderWhetherForwardedOrHandled() async throws {
         let rules = InterceptionRules(internet: true)
@@ -81,7 +67,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
                 + "GET /two HTTP/1.1\r\nHost: handled.example\r\n\r\n"
                 + "GET /three HTTP/1.1\r\nHost: out.example\r\n\r\n"
                 + "GET /four HTTP/1.1\r\nHost: handled.example\r\n\r\n"))
-            let answered = try await EmbeddedSupport.within(.seconds(20), "four responses") { try await responses(4, from: inbound) }
+            let answered = try await EmbeddedSupport.within(.seconds(20), "four responses") { try await EmbeddedSupport.responses(4, from: inbound) }
             #expect(answered.map(\.status) == [200, 200, 200, 200])
             #expect(answered.count == 4)
             guard answered.count == 4 else { return }
@@ -97,7 +83,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
             try await outbound.write(ByteBuffer(string:
                 "GET http://out.example:8080/p?q=1 HTTP/1.1\r\nHost: ignored.example\r\nConnection: keep-alive, X-Secret\r\n"
                 + "X-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n"))
-            let answer = try #require(try await EmbeddedSupport.within(.seconds(20), "a response") { try await responses(1, from: inbound) }.first)
+            let answer = try #require(try await EmbeddedSupport.within(.seconds(20), "a response") { try await EmbeddedSupport.responses(1, from: inbound) }.first)
             #expect(answer.body == "GET /p?q=1\nHost: out.example:8080\nX-Kept: yes\nbody: ", "origin \(origin.port) saw: \(answer.body)")
             #expect(answer.header("X-Origin") == "echo")
             #expect(answer.header("Connection") == nil)
@@ -108,7 +94,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
         try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, _ in
             try await outbound.write(ByteBuffer(string: "GET /last HTTP/1.1\r\nHost: out.example\r\n\r\n"))
             outbound.finish()
-            let answer = try await EmbeddedSupport.within(.seconds(20), "a response") { try await responses(1, from: inbound) }
+            let answer = try await EmbeddedSupport.within(.seconds(20), "a response") { try await EmbeddedSupport.responses(1, from: inbound) }
             #expect(answer.first?.body.hasPrefix("GET /last\n") == true, "\(answer)")
         }
     }
@@ -132,7 +118,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
         let port = Int(UInt16(bigEndian: address.sin_port))
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
             try await outbound.write(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: out.example\r\n\r\nGET /b HTTP/1.1\r\nHost: out.example\r\n\r\n"))
-            let answers = try await EmbeddedSupport.within(.seconds(20), "two responses") { try await responses(2, from: inbound) }
+            let answers = try await EmbeddedSupport.within(.seconds(20), "two responses") { try await EmbeddedSupport.responses(2, from: inbound) }
             #expect(answers.map(\.status) == [502, 502])
             #expect(answers.first?.body == "egress: upstream http://127.0.0.1:\(port) (out.example) failed: cannot connect to http://127.0.0.1:\(port) (out.example): connection refused\n")
         }
@@ -153,7 +139,7 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
                 "GET /throw HTTP/1.1\r\nHost: moody.example\r\n\r\n"
                 + "GET /hang HTTP/1.1\r\nHost: hang.example\r\n\r\n"
                 + "GET /stream HTTP/1.1\r\nHost: moody.example\r\n\r\n"))
-            let answers = try await EmbeddedSupport.within(.seconds(20), "three responses") { try await responses(3, from: inbound) }
+            let answers = try await EmbeddedSupport.within(.seconds(20), "three responses") { try await EmbeddedSupport.responses(3, from: inbound) }
             #expect(answers.map(\.status) == [502, 502, 200])
             guard answers.count == 3 else { return }
             #expect(answers[0].body == "egress: handler moody failed: moody\n")
@@ -186,12 +172,12 @@ private func responses(_ count: Int, from inbound: NIOAsyncChannelInboundStream<
     @Test func connectionCloseGetsTheWholeResponseThenTheConnectionCloses() async throws {
         try await GatedConnection.with(rules: InterceptionRules(internet: true)) { inbound, outbound, _ in
             try await outbound.write(ByteBuffer(string: "GET /bye HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\n\r\n"))
-            var received = try await EmbeddedSupport.within(.seconds(20), "the connection to close") {
-                var received = ByteBuffer()
-                for try await var chunk in inbound { received.writeBuffer(&chunk) }
-                return received
+            let answers = try await EmbeddedSupport.within(.seconds(20), "the connection to close") {
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
+                return try await responses.readToEnd()
             }
-            let answer = try #require(try EmbeddedSupport.parseResponse(&received))
+            #expect(answers.count == 1, "\(answers)")
+            let answer = try #require(answers.first)
             #expect(answer.body.hasPrefix("GET /bye\n"), "\(answer)")
             #expect(answer.header("Connection") == "close")
         }

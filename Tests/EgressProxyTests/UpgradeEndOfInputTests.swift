@@ -42,21 +42,23 @@ private final class LoopStandIn: ChannelInboundHandler {
     }
 }
 
-/// An origin that switches protocols: once a request's head has come, it waits a moment (so that
-/// what the client does meanwhile reaches the proxy first), then sends the 101 with a frame
-/// right behind it and ends its side (`sendall(101 + frame); shutdown(SHUT_WR)`). It records the
-/// bytes that come after the head, and says when its input ends (which, its output being shut,
-/// closes the connection).
+/// An origin that switches protocols: once a request's head has come and `answerAfter` has
+/// completed (the test's word that what the client does meanwhile has reached the proxy), it
+/// sends the 101 with a frame right behind it and ends its side (`sendall(101 + frame);
+/// shutdown(SHUT_WR)`). It records the bytes that come after the head, and says when its input
+/// ends (which, its output being shut, closes the connection).
 private final class SwitchingOrigin: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let afterHead = Mutex("")
     let ended: EventLoopPromise<Void>
+    private let answerAfter: EventLoopFuture<Void>
     private let received = Mutex("")
 
-    init(ended: EventLoopPromise<Void>) {
+    init(ended: EventLoopPromise<Void>, answerAfter: EventLoopFuture<Void>) {
         self.ended = ended
+        self.answerAfter = answerAfter
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,7 +71,7 @@ private final class SwitchingOrigin: ChannelInboundHandler, Sendable {
         }
         guard headDone else { return }
         let channel = context.channel
-        context.eventLoop.scheduleTask(in: .milliseconds(200)) {
+        answerAfter.hop(to: context.eventLoop).whenSuccess {
             let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nframe"
             channel.writeAndFlush(ByteBuffer(string: answer)).whenComplete { _ in channel.close(mode: .output, promise: nil) }
         }
@@ -87,19 +89,27 @@ private final class SwitchingOrigin: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Declines upgrades (`400`) and answers other requests `200` with their target as the body.
+/// Declines upgrades (`400`, once `answerAfter` has completed) and answers other requests `200`
+/// with their target as the body.
 private final class DecliningOrigin: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private let answerAfter: EventLoopFuture<Void>
+
+    init(answerAfter: EventLoopFuture<Void>) {
+        self.answerAfter = answerAfter
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let text = String(buffer: unwrapInboundIn(data))
+        let channel = context.channel
         for block in text.components(separatedBy: "\r\n\r\n") where block.hasPrefix("GET ") {
             let uri = String(block.split(separator: " ")[1])
             let answer = block.lowercased().contains("upgrade: websocket")
                 ? "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno"
                 : "HTTP/1.1 200 OK\r\nContent-Length: \(uri.utf8.count)\r\n\r\n\(uri)"
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
+            answerAfter.hop(to: context.eventLoop).whenSuccess { channel.writeAndFlush(ByteBuffer(string: answer), promise: nil) }
         }
     }
 }
@@ -143,20 +153,24 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
         loop.run()
         #expect(standIn.log == ["/ws", "/next", "end of input"])
         standIn.answer()
-        var written = ""
-        while let chunk = try channel.readOutbound(as: ByteBuffer.self) { written += String(buffer: chunk) }
+        let written = try EmbeddedSupport.written(channel)
         #expect(written.components(separatedBy: "HTTP/1.1 403 Forbidden\r\n").count == 3, "two answers: \(written)")
     }
 
     /// Both defects end to end, on loopback: the client sends its upgrade request and a frame and
-    /// half-closes before the origin answers; the origin sends the 101 and a frame and half-closes.
-    /// Each side gets the other's frame, then the end.
+    /// half-closes before the origin answers (the origin waits until the proxy has seen the
+    /// client's end); the origin sends the 101 and a frame and half-closes. Each side gets the
+    /// other's frame, then the end.
     @Test func earlyBytesAndHalfClosesOnBothSidesOfATunnelGoThroughInOrder() async throws {
         let ended = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
-        let switching = SwitchingOrigin(ended: ended)
+        let clientEnded = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        defer { clientEnded.succeed() }  // if the proxy never saw it: a promise must not be left behind
+        let switching = SwitchingOrigin(ended: ended, answerAfter: clientEnded.futureResult)
         let server = try await origin(switching)
         let port = try #require(server.localAddress?.port)
-        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(
+            rules: InterceptionRules(internet: true), destinationPort: port, clientInputClosed: clientEnded
+        ) { inbound, outbound in
             let received = try await EmbeddedSupport.within(.seconds(20), "the 101, the frame and the end") { () async throws -> String in
                 try await outbound.write(ByteBuffer(string: upgradeRequest + "early"))
                 outbound.finish()
@@ -174,19 +188,20 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
     }
 
     /// The upgrade declined by the origin, with a request pipelined behind it and the client's
-    /// half-close: both are answered.
+    /// half-close (which the proxy has seen before the origin answers): both are answered.
     @Test func aRequestPipelinedBehindADeclinedUpgradeIsAnsweredDespiteTheHalfClose() async throws {
-        let server = try await origin(DecliningOrigin())
+        let clientEnded = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        defer { clientEnded.succeed() }  // if the proxy never saw it: a promise must not be left behind
+        let server = try await origin(DecliningOrigin(answerAfter: clientEnded.futureResult))
         let port = try #require(server.localAddress?.port)
-        try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
+        try await LoopbackHTTPProxy.with(
+            rules: InterceptionRules(internet: true), destinationPort: port, clientInputClosed: clientEnded
+        ) { inbound, outbound in
             let answers = try await EmbeddedSupport.within(.seconds(20), "two answers, then the end") { () async throws -> [EmbeddedSupport.WireResponse] in
                 try await outbound.write(ByteBuffer(string: upgradeRequest + "GET /next HTTP/1.1\r\nHost: ws.example\r\n\r\n"))
                 outbound.finish()
-                var buffer = ByteBuffer()
-                for try await var chunk in inbound { buffer.writeBuffer(&chunk) }
-                var found: [EmbeddedSupport.WireResponse] = []
-                while let response = try EmbeddedSupport.parseResponse(&buffer) { found.append(response) }
-                return found
+                var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
+                return try await responses.readToEnd()
             }
             #expect(answers.map(\.status) == [400, 200])
             #expect(answers.last?.body == "/next")

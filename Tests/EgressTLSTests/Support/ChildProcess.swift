@@ -26,13 +26,15 @@ final class ChildProcess: Sendable {
     func waitForOutput(matching pattern: String, timeout: Duration = .seconds(30)) async throws -> String {
         let regex = try Regex(pattern)
         let deadline = ContinuousClock.now + timeout
-        repeat {
+        while true {
             if let match = outputText.firstMatch(of: regex) {
                 let captured = match.output.count > 1 ? match.output[1].substring : match.output[0].substring
                 return String(captured ?? "")
             }
+            // Looked once more after the time is up, however late a loaded machine woke this.
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(20))
-        } while ContinuousClock.now < deadline
+        }
         throw Timeout(description: "no output matching \(pattern) within \(timeout); output so far:\n\(outputText)")
     }
 
