@@ -41,13 +41,17 @@ final class ContainerInitTests: XCTestCase {
         let directory = try TemporaryDirectory("egress-init")
         let scratch = directory.path("scratch")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        // Real descriptors: with none (-1) init cannot copy them and exits at once, before this
+        // test kills it (and, on a loaded machine, before its namespace could be opened).
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
         let container = try ContainerInit(ContainerInit.Specification(
-            arguments: ["true"], environment: [], searchPath: "/usr/bin:/bin", standardInput: -1, standardOutput: -1,
-            standardError: -1, root: nil, workingDirectory: nil, hostname: "box1", scratchDirectory: scratch, files: [],
+            arguments: ["true"], environment: [], searchPath: "/usr/bin:/bin", standardInput: null, standardOutput: null,
+            standardError: null, root: nil, workingDirectory: nil, hostname: "box1", scratchDirectory: scratch, files: [],
             maskedPaths: []
         ))
         container.kill()
-        _ = container.waitForExit()
+        XCTAssertEqual(container.waitForExit(), .initKilled, "init was waiting for its release when killed")
         // SIGPIPE blocked on this thread: a write to the dead init's pipe would leave it pending.
         var pipeSignal = sigset_t(), previous = sigset_t(), pending = sigset_t()
         sigemptyset(&pipeSignal)
