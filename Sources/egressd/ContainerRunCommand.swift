@@ -51,11 +51,13 @@ struct ContainerRunCommand: AsyncParsableCommand {
     @Option(help: "Where the CA and the containers' scratch directories live (default: the config's stateDirectory, else ./state).")
     var stateDir: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+    // After `--` only: captured from the first unknown word instead, `--help` (or a misspelt
+    // option) became the command, and a container was started to run it.
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
     func run() async throws {
-        let entrypoint = command.first == "--" ? Array(command.dropFirst()) : command
+        let entrypoint = command
         guard !entrypoint.isEmpty else { throw ValidationError("give the command to run after --") }
         var env: [String: String] = [:]
         for pair in environment {

@@ -16,6 +16,20 @@ struct ContainerCommandTests {
         #expect(denial?.contains("url=http://203.0.113.10/") == true, "\(result.standardOutput)")
     }
 
+    @Test func helpAndUnknownOptionsStartNoContainer() async throws {
+        let help = try await offThread { try Egressd.run(["container", "run", "--help"]) }
+        #expect(help.status == 0, "\(help.combinedOutput)")
+        #expect(help.standardOutput.contains("USAGE: egressd container run"), "\(help.combinedOutput)")
+        let misspelt = try await offThread { try Egressd.run(["container", "run", "--internt", "--", "true"]) }
+        #expect(misspelt.status != 0, "\(misspelt.combinedOutput)")
+        #expect(misspelt.standardError.contains("--internt"), "the unknown option is named: \(misspelt.combinedOutput)")
+        let bare = try await offThread { try Egressd.run(["container", "run", "true"]) }
+        #expect(bare.status != 0, "\(bare.combinedOutput)")
+        for result in [help, misspelt, bare] {
+            #expect(!result.standardError.contains("container started"), "no container ran: \(result.combinedOutput)")
+        }
+    }
+
     @Test func runAppliesTheConfigAndExitsWithTheContainersCode() async throws {
         let directory = try TemporaryDirectory("egress-container-run", in: "/var/lib")
         let config = try directory.write("""
