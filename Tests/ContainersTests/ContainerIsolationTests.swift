@@ -103,7 +103,7 @@ final class ContainerIsolationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/cloudflare"), "nothing was written to the host's /etc")
     }
 
-    func testAHostCleansUpAfterAnotherThatDied() throws {
+    func testAHostCleansUpAfterAnotherThatDied() async throws {
         try XCTSkipUnless(NetworkNamespace.isRoot, "containers need root")
         let directory = try TemporaryDirectory("egress-stale")
         let stale = directory.path("state/containers/left-behind")
@@ -117,10 +117,11 @@ final class ContainerIsolationTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         try StaleContainers.record(getpid(), in: live)
 
-        _ = try ContainerHost(configuration: .init(stateDirectory: directory.path("state")))
+        let host = try ContainerHost(configuration: .init(stateDirectory: directory.path("state")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "the stale directory was removed")
         XCTAssertEqual(standIn.waitForExit(), 128 + SIGKILL, "the leftover init was killed")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live), "a live host's container was left alone")
+        try await host.shutdown()
     }
 
     /// Host pids whose namespace link is `namespace` (such as `pid:[4026532300]`).

@@ -124,7 +124,11 @@ final class ContainerLifecycleTests: XCTestCase {
 
         // A run that ends is torn down in the background; a start right away waits for that.
         _ = try await fixture.start(container, script: "exit 0")
-        while container.running { try await Task.sleep(for: .milliseconds(5)) }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while container.running {
+            guard ContinuousClock.now < deadline else { return XCTFail("the first run did not end within 20 s") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let (output, outcome) = try await fixture.run("echo second run", in: container)
         XCTAssertNoThrow(try outcome.get())
         XCTAssertEqual(output, "second run\n")

@@ -77,8 +77,11 @@ final class ContainerFixture: Sendable {
     /// Waits (bounded) until `path` contains `text`.
     func waitFor(_ text: String, in path: String, seconds: Double = 20) async throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        while true {
+            // Read before the deadline is checked: a wake-up late past it still gets a last look.
+            let timeUp = Date() >= deadline
             if let output = try? String(contentsOfFile: path, encoding: .utf8), output.contains(text) { return }
+            if timeUp { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
