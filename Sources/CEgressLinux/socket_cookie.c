@@ -62,7 +62,3 @@ egress_error egress_duplicate_sockets_with_cookies(const uint64_t *cookies, size
     for (size_t i = 0; i < count; i++) fds_out[i] = found[i];
     return result;
 }
-
-egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out) {
-    return egress_duplicate_sockets_with_cookies(&cookie, 1, fd_out);
-}

@@ -7,14 +7,6 @@ public enum SocketTakeover {
     /// The `SO_COOKIE` socket option number.
     public static let cookieOption: Int32 = 57
 
-    /// A close-on-exec duplicate of this process's socket whose cookie is `cookie`. Costs one
-    /// `getsockopt` per open descriptor of the process.
-    public static func duplicate(cookie: UInt64) throws -> Int32 {
-        var descriptor: Int32 = -1
-        try LinuxError.check(egress_duplicate_socket_with_cookie(cookie, &descriptor))
-        return descriptor
-    }
-
     /// Close-on-exec duplicates of the sockets whose cookies are `first` and `second`, found in
     /// one scan of the process's descriptors (one `getsockopt` per open descriptor for both).
     /// All or nothing: when it throws, no duplicate is left open.

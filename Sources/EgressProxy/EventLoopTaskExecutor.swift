@@ -35,10 +35,5 @@ package final class EventLoopTaskExecutor: TaskExecutor {
         return executor
     }
 
-    /// The executor of the NIO event loop whose thread is running this code, if it is one.
-    package static var current: EventLoopTaskExecutor? {
-        MultiThreadedEventLoopGroup.currentEventLoop.map(of)
-    }
-
     private static let perThread = ThreadSpecificVariable<EventLoopTaskExecutor>()
 }

@@ -53,14 +53,8 @@ struct RequestLogLine {
         if let error { add("error", error) }
     }
 
-    /// A duration as milliseconds with three decimals (`12.345`).
-    static func milliseconds(_ duration: Duration) -> String {
-        var bytes: [UInt8] = []
-        appendMilliseconds(duration, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func appendMilliseconds(_ duration: Duration, to bytes: inout [UInt8]) {
+    /// Appends a duration as milliseconds with three decimals (`12.345`).
+    static func appendMilliseconds(_ duration: Duration, to bytes: inout [UInt8]) {
         let (seconds, attoseconds) = duration.components
         let micros = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
         appendDecimal(UInt64(micros / 1000), to: &bytes)

@@ -16,7 +16,9 @@ import Testing
         (.milliseconds(12_345), "12345.000"), (.seconds(2) + .nanoseconds(999), "2000.000"), (.microseconds(-5), "0.000"),
     ])
     func durationsAreMillisecondsWithThreeDecimals(duration: Duration, text: String) {
-        #expect(RequestLogLine.milliseconds(duration) == text)
+        var bytes: [UInt8] = []
+        RequestLogLine.appendMilliseconds(duration, to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == text)
     }
 
     @Test func numbersAreWrittenInDecimal() {

@@ -145,13 +145,10 @@ egress_error egress_spawn(const char *path, char *const argv[], char *const envp
 
 // MARK: Taking sockets over
 
-/// A close-on-exec duplicate of the socket of this process whose SO_COOKIE is `cookie`, found by
-/// scanning /proc/self/fd (cost: one getsockopt per open descriptor). For taking a connection
-/// out of an event loop that does not hand out its descriptors; ENOENT when there is none.
-egress_error egress_duplicate_socket_with_cookie(uint64_t cookie, int *fd_out);
-
 /// Close-on-exec duplicates of the `count` sockets whose SO_COOKIEs are `cookies`, in that order,
-/// found in one scan of /proc/self/fd (a relayed pair costs one scan, not two). All or nothing:
+/// found in one scan of /proc/self/fd (cost: one getsockopt per open descriptor; a relayed pair
+/// costs one scan, not two). For taking connections out of an event loop that does not hand out
+/// its descriptors. All or nothing:
 /// on failure (ENOENT if a cookie has no socket, EINVAL for a repeated cookie or a count of 0)
 /// no duplicate is left open and `fds_out` is untouched.
 egress_error egress_duplicate_sockets_with_cookies(const uint64_t *cookies, size_t count, int *fds_out);
