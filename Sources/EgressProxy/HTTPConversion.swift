@@ -67,8 +67,10 @@ enum HTTPConversion {
     }
 
     /// The request head to send upstream for a client's wire head, without going through
-    /// swift-http-types (the direct forwarding path): the same fields ``upstreamHead(_:knownLength:close:)``
-    /// would send, `Host` first (`authority`), the target in origin form (`path`).
+    /// swift-http-types (the direct forwarding path, bodiless requests): the same fields
+    /// ``upstreamHead(_:knownLength:close:)`` would send, `Host` first (`authority`), the target in
+    /// origin form (`path`), and `Content-Length: 0` for a `POST`, `PUT` or `PATCH` that gave no
+    /// length (an origin may refuse one without it: 411).
     static func upstreamHead(forwarding head: HTTPRequestHead, authority: String?, path: String) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 1)
@@ -77,6 +79,11 @@ enum HTTPConversion {
         for (name, value) in head.headers
         where !hopByHop.contains(name) && !HopByHopFields.name(name, is: "expect") && !HopByHopFields.name(name, is: "host") {
             headers.add(name: name, value: value)
+        }
+        if head.method == .POST || head.method == .PUT || head.method == .PATCH,
+           !head.headers.contains(name: "content-length"), !head.headers.contains(name: "transfer-encoding")
+        {
+            headers.add(name: "Content-Length", value: "0")
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
     }

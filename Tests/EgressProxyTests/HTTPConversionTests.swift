@@ -112,6 +112,22 @@ import Workers
         #expect(HTTPConversion.upstreamHead(noAuthority).headers.isEmpty)
     }
 
+    /// A bodiless POST goes out with `Content-Length: 0` whichever path forwards it: the gate's
+    /// (the wire head) or a handler's (swift-http-types, a body of known length 0).
+    @Test(arguments: [HTTPMethod.POST, .PUT, .PATCH])
+    func aBodilessPostGetsContentLengthZeroOnBothPaths(method: HTTPMethod) throws {
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: "/x", headers: ["Host": "h.example", "Accept": "a"])
+        let direct = HTTPConversion.upstreamHead(forwarding: head, authority: "h.example", path: "/x")
+        let converted = try HTTPConversion.request(head, scheme: "http")
+        let viaHandler = HTTPConversion.upstreamHead(converted, knownLength: 0)
+        #expect(lines(direct.headers) == ["Host: h.example", "Accept: a", "Content-Length: 0"])
+        #expect(lines(viaHandler.headers) == lines(direct.headers))
+        let get = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/x", headers: ["Host": "h.example"])
+        #expect(lines(HTTPConversion.upstreamHead(forwarding: get, authority: "h.example", path: "/x").headers) == ["Host: h.example"])
+        let explicit = HTTPRequestHead(version: .http1_1, method: method, uri: "/x", headers: ["Host": "h.example", "Content-Length": "0"])
+        #expect(lines(HTTPConversion.upstreamHead(forwarding: explicit, authority: "h.example", path: "/x").headers) == ["Host: h.example", "Content-Length: 0"])
+    }
+
     /// RFC 9110 §7.6.1: a proxy must remove the fields that `Connection` names, as well as
     /// `Connection` itself; they describe the client's hop only.
     @Test
