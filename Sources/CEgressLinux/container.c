@@ -146,6 +146,21 @@ egress_error egress_container_create(const egress_container_spec *spec, egress_c
     return error;
 }
 
+// Reads `size` bytes that init wrote to `*fd` (a report it writes whole, or not at all: it ended
+// first), then closes `*fd` and sets it to -1. Returns whether the whole record came.
+static int read_record_and_close(int *fd, void *record, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(*fd, (char *)record + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(*fd);
+    *fd = -1;
+    return got == size;
+}
+
 egress_error egress_container_start(egress_container *container) {
     char go = 1;
     ssize_t written = send(container->release_fd, &go, 1, MSG_NOSIGNAL);
@@ -158,33 +173,17 @@ egress_error egress_container_start(egress_container *container) {
         return egress_fail(egress_container_step_name(STEP_RELEASE), write_errno);
     }
     int record[2];
-    size_t got = 0;
-    while (got < sizeof(record)) {
-        ssize_t n = read(container->error_fd, (char *)record + got, sizeof(record) - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(container->error_fd);
-    container->error_fd = -1;
-    if (got < sizeof(record)) return egress_ok();
+    int complete = read_record_and_close(&container->error_fd, record, sizeof(record));
+    if (!complete) return egress_ok();
     return egress_fail(egress_container_step_name(record[0]), record[1]);
 }
 
 int egress_container_wait(egress_container *container, int *status) {
     int value = 0;
-    size_t got = 0;
-    while (got < sizeof(value)) {
-        ssize_t n = read(container->status_fd, (char *)&value + got, sizeof(value) - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(container->status_fd);
-    container->status_fd = -1;
+    int complete = read_record_and_close(&container->status_fd, &value, sizeof(value));
     int ignored;
     while (waitpid(container->pid, &ignored, 0) < 0 && errno == EINTR) {}
-    if (got < sizeof(value)) return -1;
+    if (!complete) return -1;
     *status = value;
     return 0;
 }
