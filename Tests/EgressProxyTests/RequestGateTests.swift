@@ -17,6 +17,18 @@ private struct Echo: WorkerEntrypoint {
     }
 }
 
+/// Answers 200 ms after `inputClosed` has succeeded: long after a connection that let the end of
+/// input through to the exchange loop would have been closed.
+private struct AnswersAfter: WorkerEntrypoint {
+    let inputClosed: EventLoopFuture<Void>
+
+    func fetch(_ request: Request, context: WorkerContext<Void>) async throws -> Response {
+        try await inputClosed.get()
+        try await Task.sleep(for: .milliseconds(200))
+        return Response(status: .ok, body: Body("answered after the half-close"))
+    }
+}
+
 /// Throws on `/throw`, never answers on `/hang` (until the test opens the gate), streams its
 /// body in two chunks otherwise.
 private struct Moody: WorkerEntrypoint {
@@ -96,6 +108,20 @@ private enum GatedConnection {
             outbound.finish()
             let answer = try await EmbeddedSupport.within(.seconds(20), "a response") { try await EmbeddedSupport.responses(1, from: inbound) }
             #expect(answer.first?.body.hasPrefix("GET /last\n") == true, "\(answer)")
+        }
+    }
+
+    /// The same with the order made certain: the handler answers only once the proxy has seen the
+    /// client's end of input, so that end waits at the gate while the request is in flight.
+    @Test func aHalfCloseThatComesWhileTheHandlerWorksWaitsForItsAnswer() async throws {
+        let inputClosed = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        let rules = InterceptionRules(internet: false)
+        try rules.interceptOutboundHttp("127.0.0.1", Worker(AnswersAfter(inputClosed: inputClosed.futureResult)))
+        try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 80, clientInputClosed: inputClosed) { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "GET /late HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            outbound.finish()
+            let answer = try await EmbeddedSupport.within(.seconds(20), "a response") { try await EmbeddedSupport.responses(1, from: inbound) }
+            #expect(answer.map(\.body) == ["answered after the half-close"])
         }
     }
 
