@@ -53,8 +53,8 @@ public final class ContainerHost: Sendable {
         public init(
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
             extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [], env: [String: String] = [:],
-            maskedPaths: [String] = [], connectionLimit: Int = 1024, sniffTimeout: Duration = .milliseconds(500),
-            idleTimeout: Duration = .seconds(60)
+            maskedPaths: [String] = [], connectionLimit: Int = 1024, sniffTimeout: Duration = InterceptionProxy.Configuration.defaultSniffTimeout,
+            idleTimeout: Duration = InterceptionProxy.Configuration.defaultIdleTimeout
         ) {
             self.connectionLimit = connectionLimit
             self.stateDirectory = stateDirectory

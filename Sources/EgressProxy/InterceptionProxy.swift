@@ -44,12 +44,17 @@ public final class InterceptionProxy: Service, Sendable {
         /// is closed.
         public var idleTimeout: Duration
 
+        /// How long a silent client is waited for by default: half a second.
+        public static let defaultSniffTimeout: Duration = .milliseconds(500)
+        /// How long an HTTP connection may idle by default: a minute.
+        public static let defaultIdleTimeout: Duration = .seconds(60)
+
         public init(
             listen: [String] = ["0.0.0.0:15001", "[::]:15001"], transparentProxy: Bool = false, internet: Bool = true,
             stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
             extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [],
             env: [String: String] = [:], drainGrace: Duration = .seconds(10),
-            sniffTimeout: Duration = .milliseconds(500), idleTimeout: Duration = .seconds(60)
+            sniffTimeout: Duration = Configuration.defaultSniffTimeout, idleTimeout: Duration = Configuration.defaultIdleTimeout
         ) {
             self.certificateAuthority = certificateAuthority
             self.extraRoots = extraRoots
