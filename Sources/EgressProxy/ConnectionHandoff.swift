@@ -80,12 +80,10 @@ struct ConnectionHandoff {
         // Reads stop here: what the sniffer holds is all that ever enters user space.
         client.setOption(.autoRead, value: false).whenFailure { _ in client.close(promise: nil) }
         let loopBound = NIOLoopBound((context, sniffer), eventLoop: context.eventLoop)
-        var bootstrap = ClientBootstrap(group: context.eventLoop)
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.allowRemoteHalfClosure, value: true)
-        if let mark = services.upstreamMark {
-            bootstrap = bootstrap.channelOption(SocketOptions.markChannelOption, value: SocketOptionValue(Int32(bitPattern: mark)))
-        }
+            .marked(services.upstreamMark)
         let log = PassThroughLog(logger: connection.logger, kind: kind, serverName: serverName)
         let services = self.services
         bootstrap.connect(host: destination.address.description, port: Int(destination.port)).whenComplete { result in

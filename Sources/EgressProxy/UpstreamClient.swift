@@ -1,3 +1,4 @@
+import EgressLinux
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -98,12 +99,10 @@ package final class UpstreamClient: Sendable {
     /// becomes a tunnel).
     func connect(to target: UpstreamTarget, on eventLoop: any EventLoop, pooled: Bool = true) -> EventLoopFuture<UpstreamConnection> {
         let key = PoolKey(target: target, eventLoop: ObjectIdentifier(eventLoop))
-        var bootstrap = ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        if let mark {
-            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_MARK)), value: SocketOptionValue(Int32(bitPattern: mark)))
-        }
+            .marked(mark)
         let tls = self.tls
         let responseTimeout = self.responseTimeout
         return bootstrap.channelInitializer { channel in
@@ -150,4 +149,13 @@ package protocol UpstreamTLS: Sendable {
     /// Adds TLS to `channel`, sending `serverName` as SNI (names only) and verifying the peer's
     /// certificate for it.
     func addClientHandler(to channel: any Channel, serverName: String) throws
+}
+
+extension ClientBootstrap {
+    /// The bootstrap with `SO_MARK` set to `mark` on its sockets, if there is one (the upstream
+    /// sockets of the proxy, which an iptables `-m mark` rule exempts from redirection).
+    func marked(_ mark: UInt32?) -> ClientBootstrap {
+        guard let mark else { return self }
+        return channelOption(SocketOptions.markChannelOption, value: SocketOptionValue(Int32(bitPattern: mark)))
+    }
 }
