@@ -21,6 +21,16 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
 
+    /// The endpoint written as ``description`` writes it (`203.0.113.10:80`,
+    /// `[2001:db8::10]:443`; an IPv6 address without brackets is taken too), or nil.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard let address = IPAddress(String(host)) else { return nil }
+        self.init(address: address, port: port)
+    }
+
     /// The endpoint of a NIO socket address, an IPv4-mapped address given as IPv4; nil for a
     /// Unix socket.
     public init?(_ socketAddress: SocketAddress) {

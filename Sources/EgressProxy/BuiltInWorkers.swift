@@ -86,7 +86,7 @@ package struct ForwardWorker: WorkerEntrypoint {
         let hostname = request.head.authority.map(HTTPConversion.hostname(ofAuthority:))
         switch context.props.destination {
         case .origin:
-            guard let destination = Self.destination(context.connection.originalDestination) else {
+            guard let destination = IPEndpoint(parsing: context.connection.originalDestination) else {
                 throw UpstreamError("no original destination to forward to")
             }
             if let reason = destinationGuard.refusalReason(for: destination) { throw UpstreamError(reason) }
@@ -104,13 +104,5 @@ package struct ForwardWorker: WorkerEntrypoint {
             let target = UpstreamTarget(host: host, port: port, usesTLS: usesTLS, serverName: host)
             return try await upstream.send(request, to: target)
         }
-    }
-
-    /// Parses `203.0.113.7:443` or `[2001:db8::7]:443`.
-    private static func destination(_ text: String) -> IPEndpoint? {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return IPAddress(String(host)).map { IPEndpoint(address: $0, port: port) }
     }
 }

@@ -79,17 +79,12 @@ package struct ProxySetup {
 
     /// `ADDRESS:PORT`, or `[IPv6]:PORT`, as a socket address.
     package static func socketAddress(_ text: String) throws -> SocketAddress {
-        var host = Substring(text)
-        guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let endpoint = IPEndpoint(parsing: text),
+              let address = try? SocketAddress(ipAddress: endpoint.address.description, port: Int(endpoint.port))
+        else {
             throw ProxySettingError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
         }
-        host = host[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        do {
-            return try SocketAddress(ipAddress: String(host), port: port)
-        } catch {
-            throw ProxySettingError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
-        }
+        return address
     }
 }
 

@@ -34,7 +34,7 @@ struct ExplainCommand: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
-        guard let address = try? ProxySetup.socketAddress(dst), let destination = IPEndpoint(address) else { throw ValidationError("--dst \"\(dst)\" is not ADDRESS:PORT ([ADDRESS]:PORT for IPv6)") }
+        guard let destination = IPEndpoint(parsing: dst) else { throw ValidationError("--dst \"\(dst)\" is not ADDRESS:PORT ([ADDRESS]:PORT for IPv6)") }
         let scheme: ConfiguredRule.Scheme = kind == .http ? .http : .https
         var table = RuleTable<Int>(defaultPort: scheme == .http ? 80 : 443)
         for (index, rule) in configuration.rules.enumerated() where rule.scheme == scheme {

@@ -43,4 +43,15 @@ import Testing
         #expect(IPEndpoint(address: try #require(IPAddress("203.0.113.10")), port: 80).description == "203.0.113.10:80")
         #expect(IPEndpoint(address: try #require(IPAddress("2001:db8::10")), port: 443).description == "[2001:db8::10]:443")
     }
+
+    @Test func textReadsBackAsTheEndpointItDescribes() throws {
+        for text in ["203.0.113.10:80", "[2001:db8::10]:443", "[::1]:0"] {
+            let endpoint = try #require(IPEndpoint(parsing: text), "\(text)")
+            #expect(endpoint.description == text)
+        }
+        #expect(IPEndpoint(parsing: "2001:db8::10:443") == IPEndpoint(address: try #require(IPAddress("2001:db8::10")), port: 443))
+        for text in ["203.0.113.10", "203.0.113.10:65536", "example.com:80", "[2001:db8::10]", ":80", "203.0.113.10:-1"] {
+            #expect(IPEndpoint(parsing: text) == nil, "\(text)")
+        }
+    }
 }
