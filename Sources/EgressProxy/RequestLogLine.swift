@@ -65,15 +65,11 @@ struct RequestLogLine {
         bytes.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
-    /// Appends ` key=value`; a value that holds `=`, a quote or a control character (a URL or
-    /// error text the client chose) is quoted and escaped, so it cannot pass for more fields.
-    mutating func add(_ key: StaticString, _ value: String) {
-        add(key, value, "", "", "")
-    }
-
-    /// Appends ` key=value` for a value written in parts, joined without a separator (and
-    /// without being joined first), quoted as a whole if any part needs it.
-    mutating func add(_ key: StaticString, _ first: String, _ second: String, _ third: String, _ fourth: String = "") {
+    /// Appends ` key=value`, the value given whole or in up to four parts (joined without a
+    /// separator, and without being joined first). A value that holds `=`, a quote or a control
+    /// character (a URL or error text the client chose) is quoted and escaped as a whole, so it
+    /// cannot pass for more fields.
+    mutating func add(_ key: StaticString, _ first: String, _ second: String = "", _ third: String = "", _ fourth: String = "") {
         addKey(key)
         guard Self.isPlain(first), Self.isPlain(second), Self.isPlain(third), Self.isPlain(fourth) else {
             return bytes.append(contentsOf: (first + second + third + fourth).debugDescription.utf8)
@@ -88,12 +84,12 @@ struct RequestLogLine {
     mutating func add(_ key: StaticString, _ action: Action) {
         switch action {
         case .handler(let name):
-            add(key, "handler ", name, "")
+            add(key, "handler ", name)
         case .deny:
             add(key, "deny")
         case .forward(let target):
             guard Self.isPlain(target.host), Self.isPlain(target.serverName ?? "") else {
-                return add(key, "forward ", target.description, "")
+                return add(key, "forward ", target.description)
             }
             addKey(key)
             bytes.append(contentsOf: "forward ".utf8)

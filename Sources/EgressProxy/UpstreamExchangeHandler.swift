@@ -64,9 +64,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     private let target: UpstreamTarget
     /// How long the origin may take to start its response once the request has gone out.
     private let responseTimeout: TimeAmount
+    /// Runs while the current exchange awaits its response head; cancelled when the head comes,
+    /// the connection closes or a new timer starts, so it never fires for another exchange.
     private var responseTimer: NIOScheduledCallback?
-    /// The exchange the response timer was started for.
-    private var timedExchange = 0
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Counts exchanges, so that the sink of an earlier exchange cannot act on a later one.
@@ -145,7 +145,6 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func startResponseTimer(_ context: ChannelHandlerContext) {
         guard case .awaitingHead = state else { return }
         cancelResponseTimer()
-        timedExchange = exchange
         // Scheduling fails only on a loop that is shutting down, which closes its channels.
         responseTimer = try? context.eventLoop.scheduleCallback(
             in: responseTimeout, handler: ResponseTimeout(handler: NIOLoopBound(self, eventLoop: context.eventLoop))
@@ -164,7 +163,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func responseTimedOut() {
         responseTimer = nil
-        guard timedExchange == exchange, case .awaitingHead = state, let context else { return }
+        guard case .awaitingHead = state, let context else { return }
         let seconds = Double(responseTimeout.nanoseconds) / 1e9
         fail(context, UpstreamError("\(target) did not answer within \(seconds) s"))
     }
