@@ -145,9 +145,10 @@ public final class Container: Sendable {
         state.withLock { $0.live?.initProcess.pid }
     }
 
-    /// The network namespace of the running container, for sockets made inside it.
-    var networkNamespacePath: String? {
-        state.withLock { $0.live?.initProcess.networkNamespacePath }
+    /// A descriptor of the running container's network namespace, for sockets made inside it;
+    /// the caller closes it.
+    func duplicateNetworkNamespace() -> CInt? {
+        state.withLock { $0.live?.initProcess.duplicateNetworkNamespace() }
     }
 
     /// Routes the container's plain HTTP requests to `target` (hostname, glob, IP, IP:port, CIDR)

@@ -37,7 +37,11 @@ public struct ContainerTCPPort: Sendable {
     /// A socket made inside the container and connected to `127.0.0.1:port` there, or to
     /// `[::1]:port` when nothing listens on the IPv4 one.
     private func connectedSocket() async throws -> CInt {
-        guard let namespace = container.networkNamespacePath else { throw ContainerError.notRunning }
+        // A descriptor of its own: the container may end meanwhile, and the number of the one its
+        // init holds be reused for another file.
+        guard let descriptor = container.duplicateNetworkNamespace() else { throw ContainerError.notRunning }
+        defer { close(descriptor) }
+        let namespace = "/proc/self/fd/\(descriptor)"
         let port = self.port
         do {
             return try await onOwnThread {

@@ -1,5 +1,6 @@
 import CEgressLinux
 import Glibc
+import Synchronization
 
 /// The init process of a container: cloned into new pid, mount, network, UTS and IPC namespaces,
 /// it waits until ``start()`` so that the caller can set up the network namespace
@@ -14,7 +15,8 @@ import Glibc
 /// another process that reuses init's pid after it ended.
 ///
 /// `@unchecked Sendable`: ``start()`` and ``waitForExit()`` each touch their own descriptors of
-/// the handle and are called once, in that order (the owner's discipline); the rest is immutable.
+/// the handle and are called once, in that order (the owner's discipline); the network namespace
+/// descriptor is behind a lock; the rest is immutable.
 package final class ContainerInit: @unchecked Sendable {
     /// A file added to the container's `/etc`.
     package struct File: Sendable {
@@ -82,10 +84,13 @@ package final class ContainerInit: @unchecked Sendable {
     package let pid: pid_t
     private let pidfd: CInt
     private var handle: egress_container
+    /// This process's descriptor of the container's network namespace; -1 once released.
+    private let networkNamespace: Mutex<CInt>
 
     /// The container's network namespace, to set up before ``start()``: a path to this
-    /// process's descriptor of it (valid for other processes such as `nsenter` too, while this
-    /// object lives).
+    /// process's descriptor of it (valid for other processes such as `nsenter` too), until
+    /// ``releaseNetworkNamespace()``. Later users take a descriptor of their own
+    /// (``duplicateNetworkNamespace()``): the number in this path may then name another file.
     package let networkNamespacePath: String
 
     /// Clones init; it waits for ``start()``.
@@ -94,14 +99,28 @@ package final class ContainerInit: @unchecked Sendable {
         try Self.withCSpecification(specification) { spec in
             try LinuxError.check(egress_container_create(spec, &handle))
         }
+        self.networkNamespace = Mutex(handle.netns_fd)
+        self.networkNamespacePath = "/proc/\(getpid())/fd/\(handle.netns_fd)"
+        handle.netns_fd = -1   // owned by `networkNamespace` from here on
         self.handle = handle
         self.pid = handle.pid
         self.pidfd = handle.pidfd
-        self.networkNamespacePath = "/proc/\(getpid())/fd/\(handle.netns_fd)"
     }
 
     deinit {
+        releaseNetworkNamespace()
         egress_container_close(&handle)
+    }
+
+    /// A close-on-exec descriptor of the container's network namespace that the caller owns and
+    /// closes, or nil once the namespace was released: a path to it (`/proc/self/fd/N`) stays
+    /// valid while the caller holds it, however the container ends meanwhile.
+    package func duplicateNetworkNamespace() -> CInt? {
+        networkNamespace.withLock { descriptor in
+            guard descriptor >= 0 else { return nil }
+            let duplicate = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+            return duplicate >= 0 ? duplicate : nil
+        }
     }
 
     /// Closes this process's descriptor of the container's network namespace, so the namespace
@@ -109,9 +128,11 @@ package final class ContainerInit: @unchecked Sendable {
     /// and nothing enters its namespace any more (after ``waitForExit()``, with its network torn
     /// down); ``networkNamespacePath`` is void from then on.
     package func releaseNetworkNamespace() {
-        guard handle.netns_fd >= 0 else { return }
-        close(handle.netns_fd)
-        handle.netns_fd = -1
+        networkNamespace.withLock { descriptor in
+            guard descriptor >= 0 else { return }
+            close(descriptor)
+            descriptor = -1
+        }
     }
 
     /// Lets init set up its mounts and start the entrypoint; returns once the entrypoint was
