@@ -22,11 +22,16 @@ public struct IPEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The endpoint written as ``description`` writes it (`203.0.113.10:80`,
-    /// `[2001:db8::10]:443`; an IPv6 address without brackets is taken too), or nil.
+    /// `[2001:db8::10]:443`), or nil. An IPv6 address needs its brackets: in `::1` the last group
+    /// would otherwise pass for a port.
     public init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
         var host = text[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        if host.hasPrefix("["), host.hasSuffix("]") {
+            host = host.dropFirst().dropLast()
+        } else if host.contains(":") {
+            return nil
+        }
         guard let address = IPAddress(String(host)) else { return nil }
         self.init(address: address, port: port)
     }
