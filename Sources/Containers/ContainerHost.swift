@@ -86,7 +86,6 @@ public final class ContainerHost: Sendable {
     package init(configuration: Configuration, logger: Logger, resolver: any HostNameResolver) throws {
         let state = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
         let runDirectory = state + "/containers"
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let setup: ProxySetup
         do {
             setup = try ProxySetup(
@@ -98,6 +97,12 @@ public final class ContainerHost: Sendable {
             )
         } catch let error as ProxySettingError {
             throw ContainerError.invalidOptions(error.description)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            setup.group.shutdownGracefully { _ in }
+            throw error
         }
         group = setup.group
         shared = ContainerShared(
