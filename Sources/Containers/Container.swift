@@ -170,8 +170,14 @@ public final class Container: Sendable {
         try rules.interceptOutboundHttps(target, worker)
     }
 
+    /// The host's guard, which unmatched traffic of the container follows: what a snapshot for
+    /// ``replaceRules(with:)`` builds its `forward` handlers with.
+    package var destinationGuard: DestinationGuard {
+        rules.snapshot.destinationGuard
+    }
+
     /// Replaces every rule at once (a configuration's rules); the internet setting comes from the
-    /// start options and the destination guard from the host.
+    /// start options and the destination guard from the host (``destinationGuard``).
     package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
         var snapshot = snapshot
         let current = rules.snapshot

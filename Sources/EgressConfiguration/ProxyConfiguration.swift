@@ -81,9 +81,11 @@ package struct ProxyConfiguration: Sendable {
     }
 
     /// The rules as the proxy runs them, with the built-in handlers bound to their props, and
-    /// the internet setting and `allow` ranges for unmatched traffic.
-    package func snapshot(upstream: UpstreamClient) -> InterceptionRules.Snapshot {
-        let destinationGuard = DestinationGuard(allowed: allow)
+    /// the internet setting and the guard for unmatched traffic and `forward: origin`: the
+    /// file's `allow` ranges, or `destinationGuard` (a container host's, which its containers
+    /// keep whatever their file says).
+    package func snapshot(upstream: UpstreamClient, destinationGuard: DestinationGuard? = nil) -> InterceptionRules.Snapshot {
+        let destinationGuard = destinationGuard ?? DestinationGuard(allowed: allow)
         var snapshot = InterceptionRules.Snapshot(internet: internet, destinationGuard: destinationGuard)
         for rule in rules {
             let worker = rule.worker(upstream: upstream, destinationGuard: destinationGuard, timeout: handlerTimeout)

@@ -74,7 +74,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
         let host = try ContainerHost(configuration: hostConfiguration(file: file), logger: logger)
         let container = try host.makeContainer(id: id)
         if let file {
-            container.replaceRules(with: file.snapshot(upstream: host.services.upstream))
+            container.replaceRules(with: file.snapshot(upstream: host.services.upstream, destinationGuard: container.destinationGuard))
         }
         let status = await Self.run(container, ContainerStartOptions(
             entrypoint: entrypoint, env: env, enableInternet: internet, rootDirectory: root, workingDirectory: workdir
