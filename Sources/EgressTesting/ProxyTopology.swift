@@ -51,6 +51,8 @@ public final class ProxyTopology: Sendable {
     /// as `extraRoots: FILE`); returns once it listens.
     @discardableResult
     public func startProxy(internet: Bool, extra: String = "", upstream: String = "", rules: String = "rules: []") throws -> BackgroundProcess {
+        // Each line of `upstream` under the section's indentation, not only the first.
+        let upstream = upstream.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
         let config = """
             listen: ["127.0.0.1:\(proxyPort)", "[::1]:\(proxyPort)"]
             mode: redirect
@@ -58,7 +60,7 @@ public final class ProxyTopology: Sendable {
             stateDirectory: \(directory.path("state"))
             upstream:
               mark: \(mark)
-              \(upstream)
+            \(upstream)
             \(extra)
             \(rules)
             """
@@ -76,8 +78,10 @@ public final class ProxyTopology: Sendable {
         let configuration = try String(contentsOfFile: directory.path("egress.yaml"), encoding: .utf8)
         guard let range = configuration.range(of: text) else { throw TestSupportError("egress.yaml has no \(text.debugDescription)") }
         try directory.write(configuration.replacingCharacters(in: range, with: replacement), to: "egress.yaml")
+        // Counted before the signal: an earlier reload's line must not pass for this one's.
+        let reloads = proxy.lines(containing: "reloaded").count
         proxy.send(SIGHUP)
-        try proxy.waitForLines(containing: "reloaded")
+        try proxy.waitForLines(containing: "reloaded", count: reloads + 1)
     }
 
     /// Starts `egress-example` (the proxy with Swift handlers of Examples/HandlerExample) in the
