@@ -45,11 +45,32 @@ struct ConfiguredProxy: Service {
             let next = try ProxyConfiguration.load(from: path)
             apply(next)
             logger.info("reloaded", metadata: ["rules": .stringConvertible(next.rules.count), "internet": .stringConvertible(next.internet)])
-            // Only rules, internet and allow apply live; say so rather than diff every other key.
-            logger.info("other settings (listen, mode, CA, upstream mark and roots, env, sniff and idle timeouts) apply at the next start")
+            let ignored = startOnlyChanges(in: next)
+            if !ignored.isEmpty {
+                logger.warning("changed settings that apply only at the next start", metadata: ["keys": .string(ignored.joined(separator: ","))])
+            }
         } catch {
             logger.error("reload refused; the running configuration stays", metadata: ["error": .string("\(error)")])
         }
+    }
+
+    /// The keys whose new values in `next` a reload does not apply (the running ones are the
+    /// start's), as the file names them.
+    private func startOnlyChanges(in next: ProxyConfiguration) -> [String] {
+        let (running, file) = (configuration.proxy, next.proxy)
+        let changes: [(String, Bool)] = [
+            ("listen", running.listen != file.listen),
+            ("mode", running.transparentProxy != file.transparentProxy),
+            ("stateDirectory", running.stateDirectory != file.stateDirectory),
+            ("ca", running.certificateAuthority?.certificate != file.certificateAuthority?.certificate
+                || running.certificateAuthority?.key != file.certificateAuthority?.key),
+            ("upstream.mark", running.upstreamMark != file.upstreamMark),
+            ("upstream.extraRoots", running.extraRoots != file.extraRoots),
+            ("env", running.env != file.env),
+            ("timeouts.sniff", running.sniffTimeout != file.sniffTimeout),
+            ("timeouts.idle", running.idleTimeout != file.idleTimeout),
+        ]
+        return changes.filter(\.1).map(\.0)
     }
 
     private func apply(_ configuration: ProxyConfiguration) {

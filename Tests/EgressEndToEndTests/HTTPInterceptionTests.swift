@@ -158,6 +158,11 @@ struct HTTPInterceptionTests {
         #expect(try topology.inContainer(get).standardOutput == "403", "the proxy's own address is refused")
         try topology.reloadProxy(proxy, replacing: "upstream:\n", with: "upstream:\n  allow: [\"\(own)/32\"]\n")
         #expect(try topology.inContainer(get).standardOutput == "200", "allowed after the reload")
+        #expect(proxy.lines(containing: "apply only at the next start").isEmpty, "allow applies live: no warning")
+        // A key that applies only at start is named when a reload changes it.
+        try topology.reloadProxy(proxy, replacing: "mode: redirect", with: "mode: redirect\ntimeouts: { idle: 30 }")
+        let warnings = proxy.lines(containing: "apply only at the next start")
+        #expect(warnings.count == 1 && warnings.first?.contains("keys=timeouts.idle") == true, "\(warnings)")
     }
 
     @Test func malformedAndOversizedRequestsGetClearErrors() async throws {
