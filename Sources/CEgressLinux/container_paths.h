@@ -58,7 +58,8 @@ egress_error egress_container_paths_make(const egress_container_spec *spec, egre
 int egress_container_prepare_mounts(const egress_container_spec *spec, const egress_container_paths *paths,
                                     int *failed_step);
 
-/// The pipes between a container's init and this process.
+/// Init's ends of the channels to this process: the release (a socket pair), the error report
+/// and the wait status (pipes).
 typedef struct egress_init_pipes {
     int release_fd, error_fd, status_fd;
 } egress_init_pipes;

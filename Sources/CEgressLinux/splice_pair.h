@@ -113,7 +113,8 @@ uint32_t relay_socket_interest(const relay_socket *socket);
 void relay_socket_registered(relay_socket *socket, uint32_t events);
 
 /// Moves whatever can move now, both ways, within a budget. Only sockets marked ready are
-/// touched, so a turn makes no splice calls that are sure to fail with EAGAIN.
+/// touched, so most splice calls that would fail with EAGAIN are not made (a socket that came
+/// back EAGAIN while its pipe still holds bytes stays marked readable, and is tried again).
 pump_status relay_pair_pump(relay_pair *pair);
 
 /// Ends the pair with `outcome`: removes both sockets from epoll, closes them (with a reset unless

@@ -148,9 +148,9 @@ egress_error egress_spawn(const char *path, char *const argv[], char *const envp
 /// Close-on-exec duplicates of the `count` sockets whose SO_COOKIEs are `cookies`, in that order,
 /// found in one scan of /proc/self/fd (cost: one getsockopt per open descriptor; a relayed pair
 /// costs one scan, not two). For taking connections out of an event loop that does not hand out
-/// its descriptors. All or nothing:
-/// on failure (ENOENT if a cookie has no socket, EINVAL for a repeated cookie or a count of 0)
-/// no duplicate is left open and `fds_out` is untouched.
+/// its descriptors. All or nothing: on failure (ENOENT if a cookie has no socket, EINVAL for a
+/// repeated cookie or a count of 0 or more than 8) no duplicate is left open and `fds_out` is
+/// untouched.
 egress_error egress_duplicate_sockets_with_cookies(const uint64_t *cookies, size_t count, int *fds_out);
 
 #include "egress_splice_relay.h"

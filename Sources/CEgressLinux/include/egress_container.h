@@ -55,7 +55,8 @@ typedef struct egress_container {
     /// Read end: init writes the entrypoint's 4-byte wait status when it ends, then the pipe
     /// closes; end of file without a status means init was killed.
     int status_fd;
-    /// Write end: one byte releases init to set up mounts and start the entrypoint.
+    /// This process's end of a socket pair (sent with MSG_NOSIGNAL, so a dead init is EPIPE, not
+    /// SIGPIPE): one byte releases init to set up mounts and start the entrypoint.
     int release_fd;
     /// Read end: a failure of set-up or exec arrives here as two ints (step, errno); end of file
     /// without them means the entrypoint was executed.
