@@ -60,7 +60,7 @@ extension IPAddress {
 
     /// The canonical case of this address: `.v4` for an IPv4-mapped IPv6 address, else itself.
     public var normalized: IPAddress {
-        if case .v6(0, let low) = self, low >> 32 == 0xffff {
+        if case .v6(0, let low) = self, low >> 32 == UInt64(Self.mappedPrefix) {
             return .v4(UInt32(truncatingIfNeeded: low))
         }
         return self
