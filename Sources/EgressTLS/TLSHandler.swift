@@ -295,11 +295,7 @@ public final class TLSHandler: ChannelDuplexHandler {
             case .done:
                 pendingWrites.removeFirst()
                 flushedWriteCount -= 1
-                if let first = promise, let next = write.promise {
-                    first.futureResult.cascade(to: next)
-                } else {
-                    promise = promise ?? write.promise
-                }
+                Self.chain(write.promise, to: &promise)
             case .wantsMoreData, .closeNotify:
                 // OpenSSL wants to read first. Not expected (renegotiation is off and the output
                 // is a memory BIO), but if it happens the rest of this write stays first in line,
@@ -333,14 +329,17 @@ public final class TLSHandler: ChannelDuplexHandler {
         for _ in 0..<flushedWriteCount {
             guard let write = pendingWrites.popFirst() else { break }
             combined.writeImmutableBuffer(write.data)
-            if let first = promise, let next = write.promise {
-                first.futureResult.cascade(to: next)
-            } else {
-                promise = promise ?? write.promise
-            }
+            Self.chain(write.promise, to: &promise)
         }
         pendingWrites.prepend(PendingWrite(data: combined, promise: promise))
         flushedWriteCount = 1
+    }
+
+    /// Lets `next` (a later write's promise) complete with `first`, or makes it `first` if there
+    /// is none yet: one promise stands for several writes that go out together.
+    private static func chain(_ next: EventLoopPromise<Void>?, to first: inout EventLoopPromise<Void>?) {
+        guard let next else { return }
+        if let first { first.futureResult.cascade(to: next) } else { first = next }
     }
 
     /// Writes and flushes whatever ciphertext OpenSSL has produced (handshake messages, alerts,
