@@ -65,6 +65,15 @@ private struct Connection {
         try channel.connect(to: SocketAddress(ipAddress: "198.51.100.7", port: 80)).wait()
     }
 
+    /// A connection that has carried one exchange (a `204`) and is kept alive for the next.
+    static func keptAlive() throws -> Connection {
+        let connection = try Connection()
+        #expect(connection.handler.begin(head(), body: [], sink: RecordingSink()) {})
+        try connection.channel.writeInbound(response(204, ["Content-Length": "0"]))
+        try connection.channel.writeInbound(HTTPClientResponsePart.end(nil))
+        return connection
+    }
+
     static func head(_ method: HTTPMethod = .GET) -> HTTPRequestHead {
         HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["Host": "origin.example"])
     }
@@ -138,29 +147,28 @@ private struct Connection {
         try first.channel.close().wait()
         #expect(firstSink.errors.first is UpstreamError, "a first exchange is never replayed: the origin may have acted on it")
 
-        let kept = try Connection()
-        #expect(kept.handler.begin(Connection.head(), body: [], sink: RecordingSink()) {})
-        try kept.channel.writeInbound(Connection.response(204, ["Content-Length": "0"]))
-        try kept.channel.writeInbound(HTTPClientResponsePart.end(nil))
+        let kept = try Connection.keptAlive()
         let get = RecordingSink(), post = RecordingSink()
         #expect(kept.handler.begin(Connection.head(), body: [], sink: get) {})
         try kept.channel.close().wait()
         #expect(get.errors.first is StaleConnection, "a GET on a kept-alive connection closed before any answer")
 
-        let reset = try Connection()
-        #expect(reset.handler.begin(Connection.head(), body: [], sink: RecordingSink()) {})
-        try reset.channel.writeInbound(Connection.response(204, ["Content-Length": "0"]))
-        try reset.channel.writeInbound(HTTPClientResponsePart.end(nil))
+        let reset = try Connection.keptAlive()
         let resetGet = RecordingSink()
         #expect(reset.handler.begin(Connection.head(), body: [], sink: resetGet) {})
         reset.channel.pipeline.fireErrorCaught(IOError(errnoCode: ECONNRESET, reason: "read(descriptor:pointer:size:)"))
         try? reset.channel.close().wait()
         #expect(resetGet.errors.first is StaleConnection, "reset as the request hit a connection the origin had closed")
 
-        let keptForPost = try Connection()
-        #expect(keptForPost.handler.begin(Connection.head(), body: [], sink: RecordingSink()) {})
-        try keptForPost.channel.writeInbound(Connection.response(204, ["Content-Length": "0"]))
-        try keptForPost.channel.writeInbound(HTTPClientResponsePart.end(nil))
+        // Any other failure is no sign that the request never arrived: not repeated.
+        let otherFailure = try Connection.keptAlive()
+        let failedGet = RecordingSink()
+        #expect(otherFailure.handler.begin(Connection.head(), body: [], sink: failedGet) {})
+        otherFailure.channel.pipeline.fireErrorCaught(IOError(errnoCode: ETIMEDOUT, reason: "read(descriptor:pointer:size:)"))
+        try? otherFailure.channel.close().wait()
+        #expect(failedGet.errors.first is UpstreamError, "a timed-out read is not a stale connection")
+
+        let keptForPost = try Connection.keptAlive()
         #expect(keptForPost.handler.begin(Connection.head(.POST), body: [], sink: post) {})
         try keptForPost.channel.close().wait()
         #expect(post.errors.first is UpstreamError, "a POST is not repeated")
