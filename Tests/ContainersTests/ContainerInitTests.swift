@@ -57,7 +57,9 @@ final class ContainerInitTests: XCTestCase {
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
-        XCTAssertThrowsError(try container.start())
+        XCTAssertThrowsError(try container.start()) { error in
+            XCTAssertEqual((error as? LinuxError)?.code, EPIPE, "the release reaches no init: \(error)")
+        }
         sigpending(&pending)
         let raised = sigismember(&pending, SIGPIPE) == 1
         var zero = timespec()

@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -68,9 +69,9 @@ private final class UpgradeFixture {
     func clientAsks(_ request: String) throws -> HTTPRequestHead {
         try client.writeInbound(ByteBuffer(string: request))
         guard case .head(let head) = try client.readInbound(as: HTTPServerRequestPart.self) else {
-            throw TestFailure("no request head")
+            throw TestSupportError("no request head")
         }
-        guard case .end = try client.readInbound(as: HTTPServerRequestPart.self) else { throw TestFailure("no request end") }
+        guard case .end = try client.readInbound(as: HTTPServerRequestPart.self) else { throw TestSupportError("no request end") }
         var upstreamHead = HTTPConversion.upstreamHead(forwarding: head, authority: head.headers.first(name: "host"), path: head.uri)
         if UpgradeRequest(head: head) != nil { HTTPConversion.keepUpgrade(&upstreamHead.headers, from: head.headers) }
         #expect(exchange.begin(upstreamHead, body: [], sink: sink, reusable: {}))
@@ -121,11 +122,6 @@ private final class WireRecorder: ChannelOutboundHandler {
             promise?.succeed(())
         }
     }
-}
-
-private struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 private let upgradeRequest = "GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
