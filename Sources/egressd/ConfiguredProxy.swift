@@ -44,11 +44,12 @@ struct ConfiguredProxy: Service {
         do {
             let next = try ProxyConfiguration.load(from: path)
             apply(next)
-            logger.info("reloaded", metadata: ["rules": .stringConvertible(next.rules.count), "internet": .stringConvertible(next.internet)])
+            // Before "reloaded": whoever waits for that line sees the warning with it.
             let ignored = startOnlyChanges(in: next)
             if !ignored.isEmpty {
                 logger.warning("changed settings that apply only at the next start", metadata: ["keys": .string(ignored.joined(separator: ","))])
             }
+            logger.info("reloaded", metadata: ["rules": .stringConvertible(next.rules.count), "internet": .stringConvertible(next.internet)])
         } catch {
             logger.error("reload refused; the running configuration stays", metadata: ["error": .string("\(error)")])
         }
