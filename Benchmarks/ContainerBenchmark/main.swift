@@ -27,7 +27,7 @@ let state = NSTemporaryDirectory() + "/egress-container-bench-\(getpid())"
 defer { try? FileManager.default.removeItem(atPath: state) }
 var logger = Logger(label: "bench")
 logger.logLevel = .error
-let host = try ContainerHost(configuration: .init(stateDirectory: state), logger: logger)
+let host = try ContainerHost(configuration: .init(settings: .init(stateDirectory: state)), logger: logger)
 let clock = ContinuousClock()
 
 print("Containers (\(rounds) rounds each; /bin/true as the entrypoint)")

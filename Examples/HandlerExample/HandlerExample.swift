@@ -33,7 +33,7 @@ struct HandlerExample: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "egress")
         let proxy = try InterceptionProxy(
-            configuration: .init(listen: listen, internet: internet, stateDirectory: stateDir, upstreamMark: mark),
+            configuration: .init(listen: listen, internet: internet, settings: .init(stateDirectory: stateDir, upstreamMark: mark)),
             logger: logger
         )
         try proxy.interceptOutboundHttp("hello.example", Worker(Greeter(), props: "a Swift handler"))

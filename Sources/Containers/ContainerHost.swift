@@ -1,4 +1,6 @@
 import EgressProxy
+// A host's configuration holds the proxy settings: users of containers need not import the proxy.
+@_exported import struct EgressProxy.ProxySettings
 import Foundation
 import Logging
 import NIOCore
@@ -10,7 +12,7 @@ import Synchronization
 /// its own rules, and its decision log lines tagged with its id.
 ///
 /// ```swift
-/// let host = try ContainerHost(configuration: .init(stateDirectory: "/var/lib/egress"))
+/// let host = try ContainerHost(configuration: .init(settings: .init(stateDirectory: "/var/lib/egress")))
 /// let container = try host.makeContainer(id: "web")
 /// try container.interceptOutboundHttps("api.example.com", Worker(MyHandler()))
 /// try await container.start(ContainerStartOptions(entrypoint: ["curl", "https://api.example.com/"]))
@@ -22,50 +24,23 @@ import Synchronization
 public final class ContainerHost: Sendable {
     /// Where the host keeps its state and what its proxy may do.
     public struct Configuration: Sendable {
-        /// The CA (created on first use) and the containers' scratch directories live here;
-        /// containers never see it.
-        public var stateDirectory: String
-        /// Your own CA (PEM certificate and key files) instead of the state directory's.
-        public var certificateAuthority: (certificate: String, key: String)?
-        /// PEM roots trusted for upstream TLS besides the system's.
-        public var extraRoots: String?
-        /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
-        public var upstreamMark: UInt32?
-        /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
-        public var allow: [String]
-        /// What handlers see as `context.env`.
-        public var env: [String: String]
+        /// The proxy's CA, upstream, `env` and timeouts. The CA (created on first use) and the
+        /// containers' scratch directories live in its state directory, which containers never see.
+        public var settings: ProxySettings
         /// Host paths hidden from containers that run on the host's file system (no root
         /// directory), such as configuration files holding secrets.
         public var maskedPaths: [String]
         /// The most outbound connections one container may have open through Egress at once;
         /// more are closed as they arrive (so one container cannot use up Egress's descriptors).
         public var connectionLimit: Int
-        /// How long the proxy waits for a client's first bytes before passing the connection on
-        /// as opaque TCP (a protocol whose server speaks first).
-        public var sniffTimeout: Duration
-        /// How long an HTTP connection may go without traffic, no request in flight, before it
-        /// is closed.
-        public var idleTimeout: Duration
 
-        /// The defaults: `./state`, the state directory's CA, no mark, nothing allowed, 1024
-        /// connections per container, a 0.5 s sniff and a 60 s idle timeout.
-        public init(
-            stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
-            extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [], env: [String: String] = [:],
-            maskedPaths: [String] = [], connectionLimit: Int = 1024, sniffTimeout: Duration = InterceptionProxy.Configuration.defaultSniffTimeout,
-            idleTimeout: Duration = InterceptionProxy.Configuration.defaultIdleTimeout
-        ) {
-            self.connectionLimit = connectionLimit
-            self.stateDirectory = stateDirectory
-            self.certificateAuthority = certificateAuthority
-            self.extraRoots = extraRoots
-            self.upstreamMark = upstreamMark
-            self.allow = allow
-            self.env = env
+        /// The defaults: the default ``ProxySettings`` (`./state`, its CA, no mark, nothing
+        /// allowed, a 0.5 s sniff and a 60 s idle timeout), nothing masked, 1024 connections per
+        /// container.
+        public init(settings: ProxySettings = ProxySettings(), maskedPaths: [String] = [], connectionLimit: Int = 1024) {
+            self.settings = settings
             self.maskedPaths = maskedPaths
-            self.sniffTimeout = sniffTimeout
-            self.idleTimeout = idleTimeout
+            self.connectionLimit = connectionLimit
         }
     }
 
@@ -84,15 +59,14 @@ public final class ContainerHost: Sendable {
     /// The same, with `resolver` answering the DNS stubs' questions about real names (tests
     /// give one that never leaves the machine).
     package init(configuration: Configuration, logger: Logger, resolver: any HostNameResolver) throws {
-        let state = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
+        var settings = configuration.settings
+        let state = URL(fileURLWithPath: settings.stateDirectory).standardizedFileURL.path
+        settings.stateDirectory = state
         let runDirectory = state + "/containers"
         let setup: ProxySetup
         do {
             setup = try ProxySetup(
-                internet: false, allow: configuration.allow, stateDirectory: state,
-                certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
-                upstreamMark: configuration.upstreamMark, env: configuration.env, sniffTimeout: configuration.sniffTimeout,
-                idleTimeout: configuration.idleTimeout, logger: logger,
+                internet: false, settings: settings, logger: logger,
                 spliceRelay: false   // each run has a relay of its own (ContainerRun), so pass-through ends with it
             )
         } catch let error as ProxySettingError {

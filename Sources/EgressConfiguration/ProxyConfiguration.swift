@@ -64,14 +64,16 @@ package struct ProxyConfiguration: Sendable {
         let rules = try (file.rules ?? []).enumerated().map { index, rule throws(ConfigurationError) in
             try ConfiguredRule(rule, at: index)
         }
-        let proxy = InterceptionProxy.Configuration(
-            listen: listen, transparentProxy: mode == .tproxy, internet: file.internet ?? defaults.internet,
-            stateDirectory: absolute(file.stateDirectory ?? defaults.stateDirectory),
+        let settings = ProxySettings(
+            stateDirectory: absolute(file.stateDirectory ?? defaults.settings.stateDirectory),
             certificateAuthority: file.ca.map { (absolute($0.certificate), absolute($0.key)) },
             extraRoots: file.upstream?.extraRoots.map(absolute), upstreamMark: file.upstream?.mark,
             allow: file.upstream?.allow ?? [], env: file.env ?? [:],
-            sniffTimeout: try Self.duration(file.timeouts?.sniff, default: defaults.sniffTimeout, "timeouts.sniff"),
-            idleTimeout: try Self.duration(file.timeouts?.idle, default: defaults.idleTimeout, "timeouts.idle")
+            sniffTimeout: try Self.duration(file.timeouts?.sniff, default: ProxySettings.defaultSniffTimeout, "timeouts.sniff"),
+            idleTimeout: try Self.duration(file.timeouts?.idle, default: ProxySettings.defaultIdleTimeout, "timeouts.idle")
+        )
+        let proxy = InterceptionProxy.Configuration(
+            listen: listen, transparentProxy: mode == .tproxy, internet: file.internet ?? defaults.internet, settings: settings
         )
         return ProxyConfiguration(
             proxy: proxy, allow: allow,

@@ -23,51 +23,22 @@ public final class InterceptionProxy: Service, Sendable {
         public var transparentProxy: Bool
         /// Whether traffic no rule intercepts may go out.
         public var internet: Bool
-        /// Where the CA lives (created on first use), unless ``certificateAuthority`` is given.
-        public var stateDirectory: String
-        /// Your own CA instead: PEM certificate and key files (RSA or EC).
-        public var certificateAuthority: (certificate: String, key: String)?
-        /// PEM roots trusted for upstream TLS besides the system's.
-        public var extraRoots: String?
-        /// `SO_MARK` on every upstream socket, for an iptables `-m mark` exemption.
-        public var upstreamMark: UInt32?
-        /// Ranges exempted from the pass-through deny list (loopback, link-local, ...).
-        public var allow: [String]
-        /// What handlers see as `context.env`.
-        public var env: [String: String]
         /// How long open connections get to finish on shutdown.
         public var drainGrace: Duration
-        /// How long the proxy waits for a client's first bytes before passing the connection on
-        /// as opaque TCP (a protocol whose server speaks first).
-        public var sniffTimeout: Duration
-        /// How long an HTTP connection may go without traffic, no request in flight, before it
-        /// is closed.
-        public var idleTimeout: Duration
+        /// The CA, upstream, `env` and timeouts, as a container host has them too.
+        public var settings: ProxySettings
 
-        /// How long a silent client is waited for by default: half a second.
-        public static let defaultSniffTimeout: Duration = .milliseconds(500)
-        /// How long an HTTP connection may idle by default: a minute.
-        public static let defaultIdleTimeout: Duration = .seconds(60)
-
+        /// By default: both families on port 15001, `REDIRECT`, internet on, a 10 s drain and
+        /// the default ``ProxySettings``.
         public init(
             listen: [String] = ["0.0.0.0:15001", "[::]:15001"], transparentProxy: Bool = false, internet: Bool = true,
-            stateDirectory: String = "./state", certificateAuthority: (certificate: String, key: String)? = nil,
-            extraRoots: String? = nil, upstreamMark: UInt32? = nil, allow: [String] = [],
-            env: [String: String] = [:], drainGrace: Duration = .seconds(10),
-            sniffTimeout: Duration = Configuration.defaultSniffTimeout, idleTimeout: Duration = Configuration.defaultIdleTimeout
+            drainGrace: Duration = .seconds(10), settings: ProxySettings = ProxySettings()
         ) {
-            self.certificateAuthority = certificateAuthority
-            self.extraRoots = extraRoots
             self.listen = listen
             self.transparentProxy = transparentProxy
             self.internet = internet
-            self.stateDirectory = stateDirectory
-            self.upstreamMark = upstreamMark
-            self.allow = allow
-            self.env = env
             self.drainGrace = drainGrace
-            self.sniffTimeout = sniffTimeout
-            self.idleTimeout = idleTimeout
+            self.settings = settings
         }
     }
 
@@ -82,12 +53,7 @@ public final class InterceptionProxy: Service, Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "egress")) throws {
         self.configuration = configuration
         self.listenAddresses = try configuration.listen.map(ProxySetup.socketAddress)
-        let setup = try ProxySetup(
-            internet: configuration.internet, allow: configuration.allow, stateDirectory: configuration.stateDirectory,
-            certificateAuthority: configuration.certificateAuthority, extraRoots: configuration.extraRoots,
-            upstreamMark: configuration.upstreamMark, env: configuration.env, sniffTimeout: configuration.sniffTimeout,
-            idleTimeout: configuration.idleTimeout, logger: logger
-        )
+        let setup = try ProxySetup(internet: configuration.internet, settings: configuration.settings, logger: logger)
         self.group = setup.group
         self.server = ProxyServer(services: setup.services, group: setup.group)
     }

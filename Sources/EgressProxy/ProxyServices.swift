@@ -39,10 +39,10 @@ package struct ProxyLimits: Sendable {
     /// How many bytes the sniffer reads at most before deciding.
     package var sniffBytes = 16 * 1024 + 512
     /// How long the sniffer waits for a client's first bytes before treating it as opaque TCP.
-    package var sniffTimeout = TimeAmount(InterceptionProxy.Configuration.defaultSniffTimeout)
+    package var sniffTimeout = TimeAmount(ProxySettings.defaultSniffTimeout)
     /// How long an HTTP connection may go without reading or writing anything before it is
     /// closed (a stalled client, or a kept-alive connection nobody uses).
-    package var idleTimeout = TimeAmount(InterceptionProxy.Configuration.defaultIdleTimeout)
+    package var idleTimeout = TimeAmount(ProxySettings.defaultIdleTimeout)
 
     package init() {}
 }

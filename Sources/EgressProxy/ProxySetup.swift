@@ -25,33 +25,29 @@ package struct ProxySetup {
     /// is not an address or CIDR range or a timeout that is not positive; a CA or `extraRoots`
     /// that cannot be used throws its own error. `spliceRelay: false` leaves the relay to whoever
     /// serves the connections (a container run makes its own).
-    package init(
-        internet: Bool, allow: [String], stateDirectory: String, certificateAuthority: (certificate: String, key: String)?,
-        extraRoots: String?, upstreamMark: UInt32?, env: [String: String], sniffTimeout: Duration, idleTimeout: Duration,
-        logger: Logger, spliceRelay: Bool = true
-    ) throws {
-        let allowed = try allow.map { text in
+    package init(internet: Bool, settings: ProxySettings, logger: Logger, spliceRelay: Bool = true) throws {
+        let allowed = try settings.allow.map { text in
             guard let network = IPNetwork(text) else { throw ProxySettingError("allow: \"\(text)\" is not an address or CIDR range") }
             return network
         }
-        for (name, timeout) in [("sniffTimeout", sniffTimeout), ("idleTimeout", idleTimeout)] where timeout <= .zero {
+        for (name, timeout) in [("sniffTimeout", settings.sniffTimeout), ("idleTimeout", settings.idleTimeout)] where timeout <= .zero {
             throw ProxySettingError("\(name): \(timeout) is not a positive duration")
         }
         var limits = ProxyLimits()
-        limits.sniffTimeout = TimeAmount(sniffTimeout)
-        limits.idleTimeout = TimeAmount(idleTimeout)
-        let store = Self.certificateStore(stateDirectory: stateDirectory, certificateAuthority: certificateAuthority)
+        limits.sniffTimeout = TimeAmount(settings.sniffTimeout)
+        limits.idleTimeout = TimeAmount(settings.idleTimeout)
+        let store = Self.certificateStore(stateDirectory: settings.stateDirectory, certificateAuthority: settings.certificateAuthority)
         let authority = try store.stateDirectory == nil ? store.load() : store.loadOrCreate().authority
         certificatePEM = try authority.certificate.pemString()
         let tls = try InterceptionTLS(
-            certificates: LeafCertificateCache(minter: try LeafMinter(authority: authority)), extraRootsPEMFile: extraRoots
+            certificates: LeafCertificateCache(minter: try LeafMinter(authority: authority)), extraRootsPEMFile: settings.extraRoots
         )
         // Nothing from here on throws, so the event loops never outlive a failed set-up.
         group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount, metricsDelegate: BatchedLogWriter.standardError)
         var services = ProxyServices(
             rules: InterceptionRules(internet: internet, destinationGuard: DestinationGuard(allowed: allowed)),
-            upstream: UpstreamClient(group: group, mark: upstreamMark, tls: tls), tls: tls, env: env, limits: limits,
-            upstreamMark: upstreamMark, logger: logger
+            upstream: UpstreamClient(group: group, mark: settings.upstreamMark, tls: tls), tls: tls, env: settings.env,
+            limits: limits, upstreamMark: settings.upstreamMark, logger: logger
         )
         if spliceRelay {
             do {

@@ -58,10 +58,10 @@ struct ConfiguredProxy: Service {
     /// The keys whose new values in `next` a reload does not apply (the running ones are the
     /// start's), as the file names them.
     private func startOnlyChanges(in next: ProxyConfiguration) -> [String] {
-        let (running, file) = (configuration.proxy, next.proxy)
+        let (running, file) = (configuration.proxy.settings, next.proxy.settings)
         let changes: [(String, Bool)] = [
-            ("listen", running.listen != file.listen),
-            ("mode", running.transparentProxy != file.transparentProxy),
+            ("listen", configuration.proxy.listen != next.proxy.listen),
+            ("mode", configuration.proxy.transparentProxy != next.proxy.transparentProxy),
             ("stateDirectory", running.stateDirectory != file.stateDirectory),
             ("ca", running.certificateAuthority?.certificate != file.certificateAuthority?.certificate
                 || running.certificateAuthority?.key != file.certificateAuthority?.key),

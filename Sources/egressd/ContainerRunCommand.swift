@@ -86,20 +86,11 @@ struct ContainerRunCommand: AsyncParsableCommand {
     /// The host's settings: the state directory (`--state-dir` first), and the CA, `upstream`,
     /// `env` and `timeouts` of the configuration file, whose own path is hidden from the container.
     private func hostConfiguration(file: ProxyConfiguration?) -> ContainerHost.Configuration {
-        var settings = ContainerHost.Configuration(
-            stateDirectory: stateDir ?? file?.proxy.stateDirectory ?? "./state",
-            maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
+        var settings = file?.proxy.settings ?? ProxySettings()
+        if let stateDir { settings.stateDirectory = stateDir }
+        return ContainerHost.Configuration(
+            settings: settings, maskedPaths: config.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
         )
-        if let proxy = file?.proxy {
-            settings.certificateAuthority = proxy.certificateAuthority
-            settings.extraRoots = proxy.extraRoots
-            settings.upstreamMark = proxy.upstreamMark
-            settings.allow = proxy.allow
-            settings.env = proxy.env
-            settings.sniffTimeout = proxy.sniffTimeout
-            settings.idleTimeout = proxy.idleTimeout
-        }
-        return settings
     }
 
     /// Starts the container and waits for its end or for SIGINT/SIGTERM (trapped from before the

@@ -25,7 +25,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
         let origin = try await DemoOrigin.start(group: MultiThreadedEventLoopGroup.singleton)
-        let host = try ContainerHost(configuration: .init(stateDirectory: directory + "/state"), logger: logger)
+        let host = try ContainerHost(configuration: .init(settings: .init(stateDirectory: directory + "/state")), logger: logger)
         let container = try host.makeContainer(id: "demo")
         let configuration = try ProxyConfiguration.parse("""
             rules:

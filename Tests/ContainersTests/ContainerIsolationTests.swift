@@ -117,7 +117,7 @@ final class ContainerIsolationTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         try StaleContainers.record(getpid(), in: live)
 
-        let host = try ContainerHost(configuration: .init(stateDirectory: directory.path("state")))
+        let host = try ContainerHost(configuration: .init(settings: .init(stateDirectory: directory.path("state"))))
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "the stale directory was removed")
         XCTAssertEqual(standIn.waitForExit(), 128 + SIGKILL, "the leftover init was killed")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live), "a live host's container was left alone")

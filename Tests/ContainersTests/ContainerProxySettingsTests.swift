@@ -10,9 +10,9 @@ import XCTest
 /// its containers, and settings that cannot be used are refused before anything is made.
 final class ContainerProxySettingsTests: XCTestCase {
     func testTheSettingsReachTheContainersServices() throws {
-        let fixture = try ContainerFixture(self, configuration: .init(
+        let fixture = try ContainerFixture(self, configuration: .init(settings: .init(
             upstreamMark: 0x539, sniffTimeout: .seconds(2), idleTimeout: .milliseconds(7500)
-        ))
+        )))
         let services = fixture.host.services
         XCTAssertEqual(services.upstreamMark, 0x539, "pass-through sockets get the mark")
         XCTAssertEqual(services.limits.sniffTimeout, .seconds(2))
@@ -21,14 +21,14 @@ final class ContainerProxySettingsTests: XCTestCase {
 
     func testUnusableSettingsAreRefusedBeforeAnythingIsMade() throws {
         let cases: [(ContainerHost.Configuration, String)] = [
-            (.init(sniffTimeout: .zero), "sniffTimeout: "),
-            (.init(idleTimeout: .seconds(-1)), "idleTimeout: "),
-            (.init(allow: ["10.0.0.0/33"]), "allow: \"10.0.0.0/33\" is not an address or CIDR range"),
+            (.init(settings: .init(sniffTimeout: .zero)), "sniffTimeout: "),
+            (.init(settings: .init(idleTimeout: .seconds(-1))), "idleTimeout: "),
+            (.init(settings: .init(allow: ["10.0.0.0/33"])), "allow: \"10.0.0.0/33\" is not an address or CIDR range"),
         ]
         for (configuration, expected) in cases {
             let directory = try TemporaryDirectory("egress-host-settings")
             var configuration = configuration
-            configuration.stateDirectory = directory.path("state")
+            configuration.settings.stateDirectory = directory.path("state")
             XCTAssertThrowsError(try ContainerHost(configuration: configuration)) { error in
                 guard case .invalidOptions(let reason) = error as? ContainerError else { return XCTFail("\(error)") }
                 XCTAssertTrue(reason.hasPrefix(expected), reason)
@@ -41,7 +41,7 @@ final class ContainerProxySettingsTests: XCTestCase {
     /// timeout (under the default 0.5 s it would be opaque TCP, closed without internet), and its
     /// kept-alive connection is closed after a 1 s idle timeout (the default is 60 s).
     func testTheTimeoutsApplyToContainerConnections() async throws {
-        let fixture = try ContainerFixture(self, configuration: .init(sniffTimeout: .seconds(5), idleTimeout: .seconds(1)))
+        let fixture = try ContainerFixture(self, configuration: .init(settings: .init(sniffTimeout: .seconds(5), idleTimeout: .seconds(1))))
         let container = try fixture.host.makeContainer()
         try container.interceptOutboundHttp("api.test", Worker(TextWorker(text: "from the handler")))
         let (output, _) = try await fixture.run("""

@@ -27,7 +27,7 @@ final class ContainerFixture: Sendable {
         // EGRESS_TEST_LOG=debug shows the decision log of the containers' proxy.
         logger.logLevel = ProcessInfo.processInfo.environment["EGRESS_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         var configuration = configuration
-        configuration.stateDirectory = directory.path("state")
+        configuration.settings.stateDirectory = directory.path("state")
         host = try ContainerHost(configuration: configuration, logger: logger, resolver: TableResolver(names))
         let host = self.host
         test.addTeardownBlock {

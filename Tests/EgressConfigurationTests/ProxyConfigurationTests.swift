@@ -8,10 +8,10 @@ import Testing
         #expect(configuration.internet)
         #expect(!configuration.proxy.transparentProxy)
         #expect(configuration.proxy.listen == ["0.0.0.0:15001", "[::]:15001"])
-        #expect(configuration.proxy.stateDirectory == "/etc/egress/state")
-        #expect(configuration.proxy.extraRoots == "/etc/egress/roots.pem")
-        #expect(configuration.proxy.sniffTimeout == .milliseconds(500))
-        #expect(configuration.proxy.idleTimeout == .seconds(60))
+        #expect(configuration.proxy.settings.stateDirectory == "/etc/egress/state")
+        #expect(configuration.proxy.settings.extraRoots == "/etc/egress/roots.pem")
+        #expect(configuration.proxy.settings.sniffTimeout == .milliseconds(500))
+        #expect(configuration.proxy.settings.idleTimeout == .seconds(60))
         #expect(configuration.handlerTimeout == .seconds(30))
     }
 
@@ -26,10 +26,10 @@ import Testing
             env: { REGION: eu }
             timeouts: { handler: 2, sniff: 0.25, idle: 5 }
             """, relativeTo: "/etc/egress")
-        let proxy = configuration.proxy
-        #expect(proxy.listen == ["127.0.0.1:9", "[::1]:9"])
-        #expect(proxy.transparentProxy)
-        #expect(!proxy.internet)
+        #expect(configuration.proxy.listen == ["127.0.0.1:9", "[::1]:9"])
+        #expect(configuration.proxy.transparentProxy)
+        #expect(!configuration.proxy.internet)
+        let proxy = configuration.proxy.settings
         #expect(proxy.stateDirectory == "/var/lib/egress")
         #expect(proxy.certificateAuthority?.certificate == "/etc/egress/ca.crt")
         #expect(proxy.certificateAuthority?.key == "/keys/ca.key")

@@ -20,7 +20,7 @@ import Testing
     func badAddressesAndRangesAreRefusedUpFront(listen: [String], allow: [String], message: String) throws {
         let directory = try TemporaryDirectory("egress-library")
         let error = #expect(throws: ProxySettingError.self) {
-            try InterceptionProxy(configuration: .init(listen: listen, stateDirectory: directory.path("state"), allow: allow))
+            try InterceptionProxy(configuration: .init(listen: listen, settings: .init(stateDirectory: directory.path("state"), allow: allow)))
         }
         #expect(error?.description == message)
     }
@@ -32,7 +32,7 @@ import Testing
     func timeoutsMustBePositive(sniff: Duration, idle: Duration, message: String) throws {
         let directory = try TemporaryDirectory("egress-library")
         let error = #expect(throws: ProxySettingError.self) {
-            try InterceptionProxy(configuration: .init(stateDirectory: directory.path("state"), sniffTimeout: sniff, idleTimeout: idle))
+            try InterceptionProxy(configuration: .init(settings: .init(stateDirectory: directory.path("state"), sniffTimeout: sniff, idleTimeout: idle)))
         }
         #expect(error?.description == message)
     }
