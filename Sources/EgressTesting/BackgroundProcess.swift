@@ -91,7 +91,7 @@ public final class BackgroundProcess: Sendable {
 
     /// Whether nothing more can be printed: the process exited and its output was read to the end
     /// (exiting alone is not enough: the reader may not have caught up yet).
-    private var hasFinished: Bool {
+    public var hasFinished: Bool {
         !process.isRunning && output.ended.withLock { $0 }
     }
 

@@ -28,7 +28,7 @@ final class DNSNamespaceTests: XCTestCase {
             namespace.remove()
         }
         try FileManager.default.createDirectory(atPath: configuration, withIntermediateDirectories: true)
-        try "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n".write(toFile: "\(configuration)/resolv.conf", atomically: true, encoding: .utf8)
+        try "nameserver 127.0.0.1\noptions timeout:2 attempts:3\n".write(toFile: "\(configuration)/resolv.conf", atomically: true, encoding: .utf8)
 
         let internet = Atomic<Bool>(true)
         let sockets = try [IPAddress.loopbackV4, .loopbackV6].map { address in

@@ -69,7 +69,7 @@ final class DNSServerTests: XCTestCase {
     func testDigGetsAnswers() async throws {
         try XCTSkipUnless(ProcessRunner.isInstalled("dig"), "dig is not installed")
         let (server, port) = try await startServer()
-        let dig = ["@127.0.0.1", "-p", "\(port)", "+time=3", "+tries=1"]
+        let dig = ["@127.0.0.1", "-p", "\(port)", "+time=3", "+tries=3"]
         let answers = try await ProcessRunner.run("dig", dig + ["+short", "plain.test", "A"])
         XCTAssertEqual(answers.standardOutput.split(separator: "\n"), ["203.0.113.9"], answers.combinedOutput)
         let intercepted = try await ProcessRunner.run("dig", dig + ["+short", "intercepted.test", "AAAA"])

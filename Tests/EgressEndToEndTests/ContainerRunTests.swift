@@ -75,8 +75,8 @@ struct ContainerRunTests {
 
     /// The host namespace resets every TCP connection to the origin that lacks the mark, so only
     /// the proxy's marked upstream sockets get through: forwarded by a rule, forwarded unmatched
-    /// and passed through (a client that waits past the sniff timeout); `timeouts.idle` closes an
-    /// idle kept-alive connection.
+    /// and passed through (a client that waits 1.5 s, well past the 0.2 s sniff timeout);
+    /// `timeouts.idle` closes an idle kept-alive connection.
     @Test func theConfigsUpstreamMarkAndTimeoutsApplyToTheContainer() async throws {
         try host.iptables(
             "-A", "OUTPUT", "-p", "tcp", "-d", link.b.ipv4, "-m", "mark", "!", "--mark", "0x539", "-j", "REJECT", "--reject-with", "tcp-reset"
@@ -84,7 +84,7 @@ struct ContainerRunTests {
         let unmarked = try await offThread { try self.host.run(["curl", "-sS", "--max-time", "10", "http://\(self.link.b.ipv4)/"]) }
         #expect(unmarked.status != 0, "the rule resets unmarked connections: \(unmarked.combinedOutput)")
         let result = try await offThread {
-            try self.run(internet: true, settings: "upstream: { mark: 0x539 }\ntimeouts: { idle: 1 }", """
+            try self.run(internet: true, settings: "upstream: { mark: 0x539 }\ntimeouts: { idle: 1, sniff: 0.2 }", """
                 curl -sS http://secrets.test/a; echo
                 curl -sS http://plain.test/b; echo
                 exec python3 - <<'EOF'

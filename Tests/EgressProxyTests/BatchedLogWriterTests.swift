@@ -71,8 +71,9 @@ import Testing
         let output = try CapturedOutput()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: output.writer)
         let loop = group.next()
-        // A first tick marks the loop's thread as one whose lines wait for their tick's end.
-        try await loop.submit {}.get()
+        // Marks the loop's thread as one whose lines wait for their tick's end, as a first tick's
+        // end does (waiting for a first tick would not do: the next task can join that tick).
+        try await loop.submit { output.writer.tickEnded() }.get()
         let seenDuringTick = try await loop.submit { () -> String in
             output.writer.write(Self.line("a"))
             output.writer.write(Self.line("b"))
@@ -87,7 +88,7 @@ import Testing
         let output = try CapturedOutput()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: output.writer)
         let loop = group.next()
-        try await loop.submit {}.get()
+        try await loop.submit { output.writer.tickEnded() }.get()
         let long = String(repeating: "x", count: 1023)
         let lines = BatchedLogWriter.flushThreshold / 1024 + 1
         let seenDuringTick = try await loop.submit { () -> Int in

@@ -43,6 +43,7 @@ private struct WorkFailed: Error, Equatable {
         let elapsed = ContinuousClock.now - started
         #expect(value == nil)
         #expect(elapsed >= .milliseconds(100), "not before the deadline: \(elapsed)")
+        try await gate.entry()
         #expect(gate.entered == 1, "the work did start")
     }
 

@@ -61,6 +61,14 @@ enum EmbeddedSupport {
         /// How many waits began.
         var entered: Int { state.withLock { $0.entered } }
 
+        /// Returns once a wait has begun (what a test held reached the gate), or throws after
+        /// 10 s: an answer that came without it may have overtaken the work's first step.
+        func entry() async throws {
+            try await EmbeddedSupport.within(.seconds(10), "the work to reach the gate") {
+                while self.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }
+
         func open() {
             let waiters = state.withLock { state in
                 state.open = true

@@ -200,6 +200,7 @@ private struct ExchangeLoopConnection {
             let timedOut = try await connection.next()
             #expect(timedOut.status == 502)
             #expect(timedOut.body == "egress: handler sloth did not answer within 0.1 seconds\n")
+            try await gate.entry()
             #expect(gate.entered == 1)
 
             try await connection.send("GET /next HTTP/1.1\r\nHost: echo.example\r\n\r\n")

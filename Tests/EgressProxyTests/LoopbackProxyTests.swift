@@ -20,7 +20,9 @@ private struct Echo: WorkerEntrypoint {
 
     private func start(internet: Bool = false) async throws -> (ProxyServer, Int) {
         let rules = InterceptionRules(internet: internet)
-        let services = ProxyServices(rules: rules, upstream: UpstreamClient(group: group))
+        var limits = ProxyLimits()
+        limits.sniffTimeout = .seconds(30)  // a loaded machine may be slow to start curl's request
+        let services = ProxyServices(rules: rules, upstream: UpstreamClient(group: group), limits: limits)
         let server = ProxyServer(services: services, group: group)
         let address = try await server.listen(on: try SocketAddress(ipAddress: "127.0.0.1", port: 0), mode: .tproxy)
         return (server, try #require(address.port))

@@ -38,10 +38,11 @@ final class ChildProcess: Sendable {
         throw Timeout(description: "no output matching \(pattern) within \(timeout); output so far:\n\(outputText)")
     }
 
+    /// The exit status, once the process has ended and all it printed is in ``outputText``.
     func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let status = process.exitStatus { return status }
+            if process.hasFinished, let status = process.exitStatus { return status }
             guard ContinuousClock.now < deadline else {
                 throw Timeout(description: "process still running after \(timeout); output so far:\n\(outputText)")
             }
