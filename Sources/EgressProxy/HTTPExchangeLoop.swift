@@ -29,7 +29,7 @@ enum HTTPExchangeLoop {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let parts = InboundRequestParts(inbound)
-                while let head = try await nextHead(parts, outbound: outbound, connection: connection) {
+                while let head = try await nextHead(parts, outbound: outbound, channel: channel.channel, connection: connection) {
                     guard try await exchange(head, parts: parts, outbound: outbound, connection: connection, services: services) else {
                         return
                     }
@@ -41,10 +41,12 @@ enum HTTPExchangeLoop {
     }
 
     /// The next request head; on a malformed request, answers 400 (431 for oversized headers) and
-    /// returns nil, which ends the connection.
+    /// returns nil, which ends the connection: a plain one once the client has closed its side
+    /// (``LingeringClose``), so the rest of the request it may still send cannot turn the close
+    /// into a reset that destroys the answer.
     private static func nextHead(
         _ parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        connection: ConnectionContext
+        channel: any NIOCore.Channel, connection: ConnectionContext
     ) async throws -> HTTPRequestHead? {
         do {
             while let part = try await parts.next() {
@@ -61,6 +63,14 @@ enum HTTPExchangeLoop {
             line.add("error", "\(error)")
             line.log(to: connection.logger)
             await reject(with: response, version: .http1_1, to: outbound, on: connection.eventLoop)
+            // Inside TLS the close must carry close_notify, which the TLS handler sends only on a
+            // full close: the lingering is for plain connections.
+            if connection.scheme == "http" {
+                try? await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(LingeringClose(), position: .first)
+                }.get()
+                try? await channel.closeFuture.get()
+            }
             return nil
         }
     }
