@@ -1,0 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EgressTesting
+import Testing
+
+/// `offThread`, which every test here wraps its blocking body in: the body runs on a thread that is
+/// not the caller's, inside the caller's task, so what it records belongs to the right test.
+@Suite struct OffThreadTests {
+    @Test func theBodyRunsOnAThreadOfItsOwnInTheCallersTask() async throws {
+        let callerThread = pthread_self()
+        let (bodyThread, testName) = try await offThread { (pthread_self(), Test.current?.name) }
+        #expect(bodyThread != callerThread)
+        #expect(testName == "theBodyRunsOnAThreadOfItsOwnInTheCallersTask()", "an expectation in the body is this test's")
+    }
+
+    @Test func whatTheBodyThrowsReachesTheCaller() async throws {
+        struct Refusal: Error {}
+        await #expect(throws: Refusal.self) { try await offThread { throw Refusal() } }
+    }
+}
