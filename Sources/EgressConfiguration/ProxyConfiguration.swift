@@ -11,7 +11,7 @@ package struct ProxyConfiguration: Sendable {
     /// The proxy's settings as the library API takes them: addresses and ranges checked, paths
     /// absolute (relative ones were relative to the file's directory).
     package var proxy: InterceptionProxy.Configuration
-    /// Ranges exempted from the pass-through deny list (`proxy.allow`, parsed).
+    /// Ranges exempted from the pass-through deny list (`proxy.settings.allow`, parsed).
     package var allow: [IPNetwork]
     /// How long each rule's handler has to answer.
     package var handlerTimeout: Duration

@@ -41,9 +41,9 @@ enum HTTPExchangeLoop {
     }
 
     /// The next request head; on a malformed request, answers 400 (431 for oversized headers) and
-    /// returns nil, which ends the connection: a plain one once the client has closed its side
-    /// (``LingeringClose``), so the rest of the request it may still send cannot turn the close
-    /// into a reset that destroys the answer.
+    /// returns nil, which ends the connection: a plain one only once the client has closed its
+    /// side or its time is up (``LingeringClose``), so the rest of the request it may still send
+    /// cannot turn the close into a reset that destroys the answer.
     private static func nextHead(
         _ parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
         channel: any NIOCore.Channel, connection: ConnectionContext

@@ -6,9 +6,10 @@ import NIOCore
 /// came (by default 5 s and 16 MiB), and only then closes. Closing with unread input would send a
 /// reset, and a client still sending gets that reset instead of the answer (RFC 9112, 9.6).
 ///
-/// Added to an active channel, at the front of the pipeline (before the HTTP codec, whose decoder has failed), so what
-/// it drops never reaches a handler, and it asks for reads itself (the async channel behind the
-/// codec has stopped asking).
+/// Added to an active channel, at the front of the pipeline (before the HTTP codec, whose decoder
+/// has failed), so what it drops never reaches a handler; it asks for reads itself, as the async
+/// channel behind the codec no longer passes read requests on once its stream has ended. Reads it
+/// drops are no activity for the idle closer: an idle timeout under 5 s ends the lingering first.
 final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
@@ -16,6 +17,8 @@ final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
     private let byteLimit: Int
     private var dropped = 0
     private var deadline: Scheduled<Void>?
+    /// Completes once the answer is out and the output shut.
+    private var outputClosed: EventLoopFuture<Void>?
 
     /// Gives the client `limit` to close its side, and `byteLimit` bytes to send meanwhile.
     init(limit: TimeAmount = .seconds(5), byteLimit: Int = 16 << 20) {
@@ -26,7 +29,9 @@ final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
         // Pending writes (the answer) go out before the output shuts.
-        context.close(mode: .output, promise: nil)
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)
+        self.outputClosed = outputClosed.futureResult
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: limit) { loopBound.value.close(promise: nil) }
         context.read()
@@ -46,9 +51,10 @@ final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .some(.inputClosed) = event as? ChannelEvent {
-            context.close(promise: nil)
-        }
+        guard case .some(.inputClosed) = event as? ChannelEvent else { return }
+        // An answer the client has not taken in yet still goes out: a full close would drop it.
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        (outputClosed ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in loopBound.value.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

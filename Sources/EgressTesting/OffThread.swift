@@ -15,27 +15,33 @@ public func offThread<Result: Sendable>(_ body: @escaping @Sendable () throws ->
     return try await withTaskExecutorPreference(executor) { try body() }
 }
 
-/// A task executor with a thread of its own, which runs the jobs given to it one after another
-/// until ``stop()``.
+/// A task executor with a thread of its own, which runs the jobs given to it one after another.
+/// After ``stop()`` the thread ends once it has nothing left to run; a job that still comes later
+/// gets a new thread, so none is ever left waiting.
 final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
-    // `condition` guards `jobs` and `stopped`: the unchecked `Sendable` rests on it.
+    /// The name of the threads these executors run.
+    static let threadName = "offThread"
+
+    // `condition` guards the three fields below: the unchecked `Sendable` rests on it.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopped = false
-
-    init() {
-        Thread.detachNewThread { [self] in run() }
-    }
+    private var threadRunning = false
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
+        defer { condition.unlock() }
         jobs.append(job)
-        condition.signal()
-        condition.unlock()
+        if threadRunning {
+            condition.signal()
+        } else {
+            threadRunning = true
+            Thread.detachNewThread { [self] in run() }
+        }
     }
 
-    /// Ends the thread once the jobs given so far have run.
+    /// Lets the thread end once the jobs given so far have run.
     func stop() {
         condition.lock()
         stopped = true
@@ -44,6 +50,7 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func run() {
+        Thread.current.name = Self.threadName
         while let job = next() {
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
@@ -53,6 +60,10 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while jobs.isEmpty && !stopped { condition.wait() }
-        return jobs.isEmpty ? nil : jobs.removeFirst()
+        guard !jobs.isEmpty else {
+            threadRunning = false
+            return nil
+        }
+        return jobs.removeFirst()
     }
 }

@@ -75,7 +75,7 @@ struct ContainerRunTests {
 
     /// The host namespace resets every TCP connection to the origin that lacks the mark, so only
     /// the proxy's marked upstream sockets get through: forwarded by a rule, forwarded unmatched
-    /// and passed through (a client that waits 1.5 s, well past the 0.2 s sniff timeout);
+    /// and passed through (a client that waits 3 s, well past the 1 s sniff timeout);
     /// `timeouts.idle` closes an idle kept-alive connection.
     @Test func theConfigsUpstreamMarkAndTimeoutsApplyToTheContainer() async throws {
         try host.iptables(
@@ -84,13 +84,13 @@ struct ContainerRunTests {
         let unmarked = try await offThread { try self.host.run(["curl", "-sS", "--max-time", "10", "http://\(self.link.b.ipv4)/"]) }
         #expect(unmarked.status != 0, "the rule resets unmarked connections: \(unmarked.combinedOutput)")
         let result = try await offThread {
-            try self.run(internet: true, settings: "upstream: { mark: 0x539 }\ntimeouts: { idle: 1, sniff: 0.2 }", """
+            try self.run(internet: true, settings: "upstream: { mark: 0x539 }\ntimeouts: { idle: 1, sniff: 1 }", """
                 curl -sS http://secrets.test/a; echo
                 curl -sS http://plain.test/b; echo
                 exec python3 - <<'EOF'
                 import socket, time
                 opaque = socket.create_connection(("plain.test", 80), timeout=15)
-                time.sleep(1.5)
+                time.sleep(3)
                 opaque.sendall(b"GET /c HTTP/1.1\\r\\nHost: plain.test\\r\\nConnection: close\\r\\n\\r\\n")
                 answer = b""
                 while part := opaque.recv(65536):

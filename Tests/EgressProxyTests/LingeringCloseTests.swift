@@ -16,46 +16,68 @@ import Testing
     let group = MultiThreadedEventLoopGroup.singleton
 
     @Test func theClientReadsTheAnswerSendsOnAndItsCloseEndsTheConnection() async throws {
-        let (server, port, serverClosed) = try await lingeringServer(limit: .seconds(60), byteLimit: 16 << 20)
-        let client = try await Client.connect(port: port, group: group)
+        let server = try await LingeringServer.start(limit: .seconds(60), byteLimit: 64 << 20, group: group)
+        let client = try await Client.connect(port: server.port, group: group)
         // The answer, then the end of the server's output, while the server stays open.
         let answer = try await EmbeddedSupport.within(.seconds(20), "the answer and the end of output") { try await client.recorder.inputEnded.get() }
         #expect(String(buffer: answer) == "answer")
-        // What the client still sends is read and dropped: 1 MiB more, no reset.
-        try await client.channel.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20))
+        // What the client still sends is read and dropped: 32 MiB, more than socket buffers hold,
+        // so the write completes only as the server reads, and the server is still open after it.
+        try await EmbeddedSupport.within(.seconds(20), "32 MiB to be taken") {
+            try await client.channel.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: 32 << 20))
+        }
+        #expect(!server.isClosed, "the server lingers while the client sends")
         try await client.channel.close(mode: .output)
-        try await EmbeddedSupport.within(.seconds(20), "the server to close") { try await serverClosed.get() }
+        try await EmbeddedSupport.within(.seconds(20), "the server to close") { try await server.closed.get() }
         try await EmbeddedSupport.within(.seconds(20), "the client to see the close") { try await client.channel.closeFuture.get() }
         #expect(client.recorder.resets.load(ordering: .relaxed) == 0, "the close was an orderly one")
-        try await server.close()
+        try await server.channel.close()
     }
 
     @Test func aClientThatNeverClosesIsClosedWhenTheTimeIsUp() async throws {
-        let (server, port, serverClosed) = try await lingeringServer(limit: .milliseconds(200), byteLimit: 16 << 20)
-        let client = try await Client.connect(port: port, group: group)
+        let started = ContinuousClock.now
+        let server = try await LingeringServer.start(limit: .milliseconds(200), byteLimit: 16 << 20, group: group)
+        let client = try await Client.connect(port: server.port, group: group)
         _ = try await EmbeddedSupport.within(.seconds(20), "the answer") { try await client.recorder.inputEnded.get() }
-        try await EmbeddedSupport.within(.seconds(20), "the server to give up") { try await serverClosed.get() }
+        try await EmbeddedSupport.within(.seconds(20), "the server to give up") { try await server.closed.get() }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(200), "not before the time is up: \(elapsed)")
         try? await client.channel.close()
-        try await server.close()
+        try await server.channel.close()
     }
 
     @Test func aClientThatSendsTooMuchIsClosed() async throws {
-        let (server, port, serverClosed) = try await lingeringServer(limit: .seconds(60), byteLimit: 64 << 10)
-        let client = try await Client.connect(port: port, group: group)
+        let server = try await LingeringServer.start(limit: .seconds(60), byteLimit: 64 << 10, group: group)
+        let client = try await Client.connect(port: server.port, group: group)
         _ = try await EmbeddedSupport.within(.seconds(20), "the answer") { try await client.recorder.inputEnded.get() }
+        #expect(!server.isClosed, "the server lingers after its answer")
         client.channel.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20), promise: nil)
-        try await EmbeddedSupport.within(.seconds(20), "the server to stop reading") { try await serverClosed.get() }
+        try await EmbeddedSupport.within(.seconds(20), "the server to stop reading") { try await server.closed.get() }
         try? await client.channel.close()
-        try await server.close()
+        try await server.channel.close()
+    }
+}
+
+/// A loopback server whose connections write "answer" and then linger.
+private final class LingeringServer: Sendable {
+    let channel: any Channel
+    let port: Int
+    /// Completes when the (first) accepted connection has closed.
+    let closed: EventLoopFuture<Void>
+    private let closedFlag = Atomic<Bool>(false)
+
+    var isClosed: Bool { closedFlag.load(ordering: .relaxed) }
+
+    private init(channel: any Channel, port: Int, closed: EventLoopFuture<Void>) {
+        self.channel = channel
+        self.port = port
+        self.closed = closed
+        closed.whenComplete { [self] _ in closedFlag.store(true, ordering: .relaxed) }
     }
 
-    /// A loopback server whose connections write "answer" and then linger; the future completes
-    /// when the (first) accepted connection has closed.
-    private func lingeringServer(
-        limit: TimeAmount, byteLimit: Int
-    ) async throws -> (any Channel, Int, EventLoopFuture<Void>) {
+    static func start(limit: TimeAmount, byteLimit: Int, group: any EventLoopGroup) async throws -> LingeringServer {
         let closed = group.next().makePromise(of: Void.self)
-        let server = try await ServerBootstrap(group: group)
+        let channel = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.closeFuture.cascade(to: closed)
@@ -64,7 +86,7 @@ import Testing
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return (server, try #require(server.localAddress?.port), closed.futureResult)
+        return LingeringServer(channel: channel, port: try #require(channel.localAddress?.port), closed: closed.futureResult)
     }
 }
 

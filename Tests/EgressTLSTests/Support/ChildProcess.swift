@@ -44,7 +44,8 @@ final class ChildProcess: Sendable {
         while true {
             if process.hasFinished, let status = process.exitStatus { return status }
             guard ContinuousClock.now < deadline else {
-                throw Timeout(description: "process still running after \(timeout); output so far:\n\(outputText)")
+                let state = process.exitStatus == nil ? "process still running" : "process exited but its output is still open"
+                throw Timeout(description: "\(state) after \(timeout); output so far:\n\(outputText)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
