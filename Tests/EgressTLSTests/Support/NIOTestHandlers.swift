@@ -19,12 +19,7 @@ final class TextCollector: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard case .some(.handshakeCompleted) = event as? TLSUserEvent,
-            let result = try? context.pipeline.syncOperations.handler(type: TLSHandler.self).handshakeResult
-        else {
-            return
-        }
-        handshake.succeed(result)
+        reportHandshake(event, context: context, to: handshake)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -62,12 +57,7 @@ final class LineEcho: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard case .some(.handshakeCompleted) = event as? TLSUserEvent,
-            let result = try? context.pipeline.syncOperations.handler(type: TLSHandler.self).handshakeResult
-        else {
-            return
-        }
-        handshake.succeed(result)
+        reportHandshake(event, context: context, to: handshake)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,4 +77,14 @@ final class LineEcho: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         handshake.fail(ChannelError.eof)
     }
+}
+
+/// Completes `promise` with the handshake result when `event` says the handshake completed.
+private func reportHandshake(_ event: Any, context: ChannelHandlerContext, to promise: EventLoopPromise<TLSHandshakeResult>) {
+    guard case .some(.handshakeCompleted) = event as? TLSUserEvent,
+        let result = try? context.pipeline.syncOperations.handler(type: TLSHandler.self).handshakeResult
+    else {
+        return
+    }
+    promise.succeed(result)
 }
