@@ -66,7 +66,7 @@ package struct ProxyConfiguration: Sendable {
         }
         let settings = ProxySettings(
             stateDirectory: absolute(file.stateDirectory ?? defaults.settings.stateDirectory),
-            certificateAuthority: file.ca.map { (absolute($0.certificate), absolute($0.key)) },
+            certificateAuthority: file.ca.map { .init(certificate: absolute($0.certificate), key: absolute($0.key)) },
             extraRoots: file.upstream?.extraRoots.map(absolute), upstreamMark: file.upstream?.mark,
             allow: file.upstream?.allow ?? [], env: file.env ?? [:],
             sniffTimeout: try Self.duration(file.timeouts?.sniff, default: ProxySettings.defaultSniffTimeout, "timeouts.sniff"),

@@ -62,7 +62,7 @@ package struct ProxySetup {
     /// Where the CA comes from: the user's own certificate and key files, or the state directory
     /// (created there on first use).
     private static func certificateStore(
-        stateDirectory: String, certificateAuthority: (certificate: String, key: String)?
+        stateDirectory: String, certificateAuthority: ProxySettings.CertificateAuthorityFiles?
     ) -> CertificateAuthorityStore {
         guard let certificateAuthority else {
             return CertificateAuthorityStore(stateDirectory: URL(fileURLWithPath: stateDirectory))

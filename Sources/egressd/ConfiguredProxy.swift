@@ -63,8 +63,7 @@ struct ConfiguredProxy: Service {
             ("listen", configuration.proxy.listen != next.proxy.listen),
             ("mode", configuration.proxy.transparentProxy != next.proxy.transparentProxy),
             ("stateDirectory", running.stateDirectory != file.stateDirectory),
-            ("ca", running.certificateAuthority?.certificate != file.certificateAuthority?.certificate
-                || running.certificateAuthority?.key != file.certificateAuthority?.key),
+            ("ca", running.certificateAuthority != file.certificateAuthority),
             ("upstream.mark", running.upstreamMark != file.upstreamMark),
             ("upstream.extraRoots", running.extraRoots != file.extraRoots),
             ("env", running.env != file.env),
