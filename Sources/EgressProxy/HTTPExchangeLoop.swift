@@ -41,9 +41,9 @@ enum HTTPExchangeLoop {
     }
 
     /// The next request head; on a malformed request, answers 400 (431 for oversized headers) and
-    /// returns nil, which ends the connection: a plain one only once the client has closed its
-    /// side or its time is up (``LingeringClose``), so the rest of the request it may still send
-    /// cannot turn the close into a reset that destroys the answer.
+    /// returns nil, which ends the connection only once the client has closed its side or its
+    /// time is up (``LingeringClose``), so the rest of the request it may still send cannot turn
+    /// the close into a reset that destroys the answer.
     private static func nextHead(
         _ parts: InboundRequestParts, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
         channel: any NIOCore.Channel, connection: ConnectionContext
@@ -63,14 +63,8 @@ enum HTTPExchangeLoop {
             line.add("error", "\(error)")
             line.log(to: connection.logger)
             await reject(with: response, version: .http1_1, to: outbound, on: connection.eventLoop)
-            // Inside TLS the close must carry close_notify, which the TLS handler sends only on a
-            // full close: the lingering is for plain connections.
-            if connection.scheme == "http" {
-                try? await channel.eventLoop.submit {
-                    try channel.pipeline.syncOperations.addHandler(LingeringClose(), position: .first)
-                }.get()
-                try? await channel.closeFuture.get()
-            }
+            try? await channel.eventLoop.submit { try LingeringClose.add(to: channel.pipeline.syncOperations) }.get()
+            try? await channel.closeFuture.get()
             return nil
         }
     }

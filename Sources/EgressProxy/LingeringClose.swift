@@ -1,13 +1,15 @@
+import EgressTLS
 import NIOCore
 
-/// Ends a plain connection whose request the proxy refused before reading all of it (a malformed
-/// or oversized head): after the answer it shuts its output, then reads and drops what the client
-/// still sends until the client closes its side, a time limit passes or more than a byte limit
-/// came (by default 5 s and 16 MiB), and only then closes. Closing with unread input would send a
-/// reset, and a client still sending gets that reset instead of the answer (RFC 9112, 9.6).
+/// Ends a connection whose request the proxy refused before reading all of it (a malformed or
+/// oversized head): after the answer it shuts its output (inside intercepted TLS, after
+/// close_notify), then reads and drops what the client still sends until the client closes its
+/// side, a time limit passes or more than a byte limit came (by default 5 s and 16 MiB), and only
+/// then closes. Closing with unread input would send a reset, and a client still sending gets
+/// that reset instead of the answer (RFC 9112, 9.6).
 ///
-/// Added to an active channel, at the front of the pipeline (before the HTTP codec, whose decoder
-/// has failed), so what it drops never reaches a handler; it asks for reads itself, as the async
+/// It goes in front of the HTTP codec (whose decoder has failed), behind the TLS handler if there
+/// is one, so what it drops never reaches a handler; it asks for reads itself, as the async
 /// channel behind the codec no longer passes read requests on once its stream has ended. Reads it
 /// drops are no activity for the idle closer: an idle timeout under 5 s ends the lingering first.
 final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
@@ -19,6 +21,13 @@ final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
     private var deadline: Scheduled<Void>?
     /// Completes once the answer is out and the output shut.
     private var outputClosed: EventLoopFuture<Void>?
+
+    /// Adds a lingering close to an active connection's `pipeline`: first, or right behind its
+    /// TLS handler.
+    static func add(to pipeline: ChannelPipeline.SynchronousOperations) throws {
+        let tls = try? pipeline.handler(type: TLSHandler.self)
+        try pipeline.addHandler(LingeringClose(), position: tls.map { .after($0) } ?? .first)
+    }
 
     /// Gives the client `limit` to close its side, and `byteLimit` bytes to send meanwhile.
     init(limit: TimeAmount = .seconds(5), byteLimit: Int = 16 << 20) {

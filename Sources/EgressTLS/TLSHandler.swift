@@ -21,7 +21,9 @@ import NIOTLS
 ///
 /// Writes wait until the handshake completes; each `flush` encrypts the waiting writes into
 /// one network write. Closing (`close(mode: .all)`) sends close_notify, flushes it, then
-/// closes; half-closing the output (`.output`) is not supported once TLS is running.
+/// closes. Half-closing the output (`.output`) once TLS runs sends what was written and
+/// close_notify, then shuts the TCP output; plaintext keeps coming in until the peer ends its
+/// side (with close_notify or a TCP half-close, both reported as `ChannelEvent.inputClosed`).
 /// Plaintext is produced only from ciphertext the channel read, so reading follows NIO's
 /// `read()` / autoRead flow; reads the handshake needs are issued by the handler itself.
 public final class TLSHandler: ChannelDuplexHandler {
@@ -37,22 +39,25 @@ public final class TLSHandler: ChannelDuplexHandler {
         case active
         /// The peer sent close_notify and the channel allows half-closure: writes only.
         case inputClosed
+        /// This side sent close_notify and shut its TCP output: reads only.
+        case outputClosed
         /// Closing: close_notify or an alert is on its way, the channel close follows.
         case closing
         case closed
-    }
 
-    private struct PendingWrite {
-        var data: ByteBuffer
-        let promise: EventLoopPromise<Void>?
+        /// Whether ciphertext that comes in is decrypted for the application.
+        var readsPlaintext: Bool {
+            switch self {
+            case .active, .outputClosed: true
+            case .idle, .handshaking, .inputClosed, .closing, .closed: false
+            }
+        }
     }
 
     private let connection: TLSConnection
     private let isClient: Bool
     private var state = State.idle
-    private var pendingWrites = CircularBuffer<PendingWrite>()
-    /// How many of `pendingWrites`, from the front, a `flush` has released.
-    private var flushedWriteCount = 0
+    private var pendingWrites = TLSPendingWrites()
     /// The application asked for a read and has not yet been given plaintext for it.
     private var applicationReadPending = false
 
@@ -86,7 +91,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        failPendingWrites(ChannelError.ioOnClosedChannel)
+        pendingWrites.failAll(ChannelError.ioOnClosedChannel)
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -97,13 +102,13 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         let previous = state
         state = .closed
-        failPendingWrites(ChannelError.ioOnClosedChannel)
+        pendingWrites.failAll(ChannelError.ioOnClosedChannel)
         switch previous {
         case .handshaking:
             context.fireErrorCaught(TLSError.handshakeFailed("the connection closed during the handshake"))
         case .active:
             context.fireErrorCaught(TLSError.uncleanShutdown)
-        case .idle, .inputClosed, .closing, .closed:
+        case .idle, .inputClosed, .outputClosed, .closing, .closed:
             break
         }
         context.fireChannelInactive()
@@ -124,6 +129,10 @@ public final class TLSHandler: ChannelDuplexHandler {
             fail(context: context, error: .handshakeFailed("the connection closed during the handshake"))
         case .active:
             fail(context: context, error: .uncleanShutdown)
+        case .outputClosed:
+            // After this side's close_notify, a peer that just closes its end is done, not
+            // truncating what it sent. (A socket channel closes fully here, without this event.)
+            context.fireUserInboundEventTriggered(event)
         case .inputClosed, .closing, .closed:
             // ChannelEvent.inputClosed already went up after close_notify, or nothing is listening.
             break
@@ -146,7 +155,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         switch state {
         case .idle:
             state = .handshaking
-        case .handshaking, .active:
+        case .handshaking, .active, .outputClosed:
             break
         case .inputClosed, .closing, .closed:
             return
@@ -162,7 +171,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func channelReadComplete(context: ChannelHandlerContext) {
         // A read that brought only post-handshake messages (tickets, key updates) or part of a
         // record gave the application nothing; ask for more on its behalf.
-        if applicationReadPending, case .active = state {
+        if applicationReadPending, state.readsPlaintext {
             context.read()
         }
         context.fireChannelReadComplete()
@@ -173,10 +182,10 @@ public final class TLSHandler: ChannelDuplexHandler {
         if case .handshaking = state {
             stepHandshake(context: context)
         }
-        if case .active = state {
+        if state.readsPlaintext {
             readPlaintext(context: context)
         }
-        if case .active = state, flushedWriteCount > 0 {
+        if case .active = state, pendingWrites.flushedCount > 0 {
             // Writes that were waiting for OpenSSL to read may go on now.
             encryptFlushedWrites(context: context)
         }
@@ -189,7 +198,7 @@ public final class TLSHandler: ChannelDuplexHandler {
             let result = connection.handshakeResult
             handshakeResult = result
             sendOutput(context: context)
-            if flushedWriteCount > 0 {
+            if pendingWrites.flushedCount > 0 {
                 encryptFlushedWrites(context: context)
             }
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: result.negotiatedProtocol))
@@ -203,7 +212,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private func readPlaintext(context: ChannelHandlerContext) {
-        reading: while case .active = state, connection.hasBufferedInput {
+        reading: while state.readsPlaintext, connection.hasBufferedInput {
             var plaintext = context.channel.allocator.buffer(capacity: connection.plaintextBound)
             switch connection.read(into: &plaintext) {
             case .done:
@@ -225,12 +234,19 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private func receivedCloseNotify(context: ChannelHandlerContext) {
+        if case .outputClosed = state {
+            // Both sides have said close_notify: the connection is over.
+            state = .closed
+            context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
+            context.close(promise: nil)
+            return
+        }
         let halfClosureAllowed = (try? context.channel.syncOptions?.getOption(ChannelOptions.allowRemoteHalfClosure)) ?? false
         if halfClosureAllowed {
             state = .inputClosed
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         } else {
-            failPendingWrites(ChannelError.outputClosed)
+            pendingWrites.failAll(ChannelError.outputClosed)
             closeWithCloseNotify(context: context, promise: nil)
         }
     }
@@ -245,18 +261,20 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch state {
         case .idle, .handshaking, .active, .inputClosed:
-            pendingWrites.append(PendingWrite(data: unwrapOutboundIn(data), promise: promise))
+            pendingWrites.append(unwrapOutboundIn(data), promise: promise)
+        case .outputClosed:
+            promise?.fail(ChannelError.outputClosed)
         case .closing, .closed:
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
 
     public func flush(context: ChannelHandlerContext) {
-        flushedWriteCount = pendingWrites.count
+        pendingWrites.flushAll()
         switch state {
         case .active, .inputClosed:
             encryptFlushedWrites(context: context)
-        case .idle, .handshaking, .closing, .closed:
+        case .idle, .handshaking, .outputClosed, .closing, .closed:
             break
         }
     }
@@ -264,17 +282,22 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch (mode, state) {
         case (.all, .active), (.all, .inputClosed):
-            failPendingWrites(ChannelError.ioOnClosedChannel)
+            pendingWrites.failAll(ChannelError.ioOnClosedChannel)
             closeWithCloseNotify(context: context, promise: promise)
         case (.all, .closing):
             // Our close_notify is on its way and the close follows it.
             context.channel.closeFuture.cascade(to: promise)
-        case (.all, .idle), (.all, .handshaking), (.all, .closed):
+        case (.all, .idle), (.all, .handshaking), (.all, .outputClosed), (.all, .closed):
             state = .closed
-            failPendingWrites(ChannelError.ioOnClosedChannel)
+            pendingWrites.failAll(ChannelError.ioOnClosedChannel)
             context.close(mode: mode, promise: promise)
-        case (.output, .active), (.output, .inputClosed), (.output, .closing):
-            promise?.fail(ChannelError.operationUnsupported)
+        case (.output, .active):
+            closeOutputWithCloseNotify(context: context, promise: promise)
+        case (.output, .inputClosed):
+            // Both directions end: a full close, with close_notify.
+            closeWithCloseNotify(context: context, promise: promise)
+        case (.output, .outputClosed), (.output, .closing):
+            promise?.fail(ChannelError.outputClosed)
         case (.output, _), (.input, _):
             context.close(mode: mode, promise: promise)
         }
@@ -283,25 +306,21 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// Encrypts the flushed writes into one network write and flushes it. The first write's
     /// promise stands for the network write; the others are chained to it, in order.
     private func encryptFlushedWrites(context: ChannelHandlerContext) {
-        let plaintextBytes = pendingWrites.prefix(flushedWriteCount).reduce(0) { $0 + $1.data.readableBytes }
-        if flushedWriteCount > 1, plaintextBytes <= Self.coalescedRecordLimit {
-            coalesceFlushedWrites(byteCount: plaintextBytes, allocator: context.channel.allocator)
-        }
+        let plaintextBytes = pendingWrites.coalesceFlushed(allocator: context.channel.allocator)
         var ciphertext = context.channel.allocator.buffer(capacity: TLSConnection.ciphertextSize(forPlaintext: plaintextBytes))
         var promise: EventLoopPromise<Void>?
-        encrypting: while flushedWriteCount > 0, var write = pendingWrites.first {
+        encrypting: while var write = pendingWrites.firstFlushed {
             let (written, step) = write.data.withUnsafeReadableBytes { connection.write($0, output: &ciphertext) }
             switch step {
             case .done:
-                pendingWrites.removeFirst()
-                flushedWriteCount -= 1
-                Self.chain(write.promise, to: &promise)
+                pendingWrites.removeFirstFlushed()
+                TLSPendingWrites.chain(write.promise, to: &promise)
             case .wantsMoreData, .closeNotify:
                 // OpenSSL wants to read first. Not expected (renegotiation is off and the output
                 // is a memory BIO), but if it happens the rest of this write stays first in line,
                 // still flushed, and ``advance(context:)`` retries it once the peer's bytes come.
                 write.data.moveReaderIndex(forwardBy: written)
-                pendingWrites[pendingWrites.startIndex] = write
+                pendingWrites.replaceFirst(with: write)
                 break encrypting
             case .failed(let error):
                 context.write(wrapOutboundOut(ciphertext), promise: nil)
@@ -314,32 +333,6 @@ public final class TLSHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promise)
         }
         connection.releaseIdleBuffers()
-    }
-
-    /// Up to this many flushed plaintext bytes in several writes go into one TLS record: an HTTP
-    /// response's head, body and end are one record, not three (each record costs its header,
-    /// tag and a cipher call).
-    static let coalescedRecordLimit = 16 * 1024
-
-    /// Replaces the flushed writes with one write of their bytes, `byteCount` in all, whose
-    /// completion completes each of their promises.
-    private func coalesceFlushedWrites(byteCount: Int, allocator: ByteBufferAllocator) {
-        var combined = allocator.buffer(capacity: byteCount)
-        var promise: EventLoopPromise<Void>?
-        for _ in 0..<flushedWriteCount {
-            guard let write = pendingWrites.popFirst() else { break }
-            combined.writeImmutableBuffer(write.data)
-            Self.chain(write.promise, to: &promise)
-        }
-        pendingWrites.prepend(PendingWrite(data: combined, promise: promise))
-        flushedWriteCount = 1
-    }
-
-    /// Lets `next` (a later write's promise) complete with `first`, or makes it `first` if there
-    /// is none yet: one promise stands for several writes that go out together.
-    private static func chain(_ next: EventLoopPromise<Void>?, to first: inout EventLoopPromise<Void>?) {
-        guard let next else { return }
-        if let first { first.futureResult.cascade(to: next) } else { first = next }
     }
 
     /// Writes and flushes whatever ciphertext OpenSSL has produced (handshake messages, alerts,
@@ -359,31 +352,42 @@ public final class TLSHandler: ChannelDuplexHandler {
     private func closeWithCloseNotify(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         let peerAlreadyClosed = state == .inputClosed || connection.receivedCloseNotify
         state = .closing
-        connection.shutdown()
-        var ciphertext = context.channel.allocator.buffer(capacity: 0)
-        connection.drainOutput(into: &ciphertext)
+        let sent = sendCloseNotify(context: context)
         if peerAlreadyClosed {
             context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
         }
-        context.writeAndFlush(wrapOutboundOut(ciphertext)).assumeIsolated().whenComplete { _ in
-            context.close(promise: promise)
+        sent.whenComplete { _ in context.close(promise: promise) }
+    }
+
+    /// Sends what was written and flushed, then close_notify, then shuts the TCP output once they
+    /// are out; writes still waiting for a flush fail.
+    private func closeOutputWithCloseNotify(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if pendingWrites.flushedCount > 0 { encryptFlushedWrites(context: context) }
+        guard case .active = state else {
+            // Encrypting failed, and the channel is closing.
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
         }
+        pendingWrites.failAll(ChannelError.outputClosed)
+        state = .outputClosed
+        sendCloseNotify(context: context).whenComplete { _ in context.close(mode: .output, promise: promise) }
+    }
+
+    /// Writes and flushes close_notify; the future completes once it is out (or failed to go).
+    private func sendCloseNotify(context: ChannelHandlerContext) -> EventLoopFuture<Void>.Isolated {
+        connection.shutdown()
+        var ciphertext = context.channel.allocator.buffer(capacity: 0)
+        connection.drainOutput(into: &ciphertext)
+        return context.writeAndFlush(wrapOutboundOut(ciphertext)).assumeIsolated()
     }
 
     /// Reports `error`, sends any alert OpenSSL queued for the peer, and closes the channel.
     private func fail(context: ChannelHandlerContext, error: TLSError) {
         state = .closing
-        failPendingWrites(error)
+        pendingWrites.failAll(error)
         sendOutput(context: context)
         context.fireErrorCaught(error)
         context.close(promise: nil)
-    }
-
-    private func failPendingWrites(_ error: any Error) {
-        flushedWriteCount = 0
-        while let write = pendingWrites.popFirst() {
-            write.promise?.fail(error)
-        }
     }
 }
 
