@@ -3,8 +3,8 @@ import NIOCore
 /// One side of a byte relay between two channels (the pass-through fallback where `splice`
 /// cannot be used, and the tunnel of an accepted protocol upgrade): what one side reads, the
 /// other writes. Reads stop while the other side cannot keep up (backpressure), half-closes are
-/// passed on (a side that cannot half-close, such as TLS, is closed instead), and either side
-/// closing closes both.
+/// passed on (inside TLS as close_notify; a side that cannot half-close is closed instead), and
+/// either side closing closes both.
 ///
 /// The relay owns its channel's input: neither the bytes nor the end of the input go on to the
 /// handlers behind it (a task's async channel there would take the end of input for the end of
@@ -124,8 +124,8 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Closes (`mode`) once everything already written has gone out: an empty write completes
-    /// after the writes queued before it. A channel that cannot close only its output (TLS)
-    /// closes altogether.
+    /// after the writes queued before it. A channel that cannot close only its output closes
+    /// altogether.
     private func partnerCloseAfterWrites(mode: CloseMode) {
         if held != nil {
             held?.append(.close(mode))

@@ -13,7 +13,8 @@ import NIOTLS
 ///   ``handshakeResult`` holds the details.
 /// - a ``TLSError`` through `errorCaught` when the handshake or the connection fails; the
 ///   handler then closes the channel itself. ``TLSError/uncleanShutdown`` when the peer closes
-///   the TCP connection, or half-closes it, after the handshake without close_notify.
+///   the TCP connection, or half-closes it, after the handshake without close_notify (unless
+///   this side has half-closed its output: then that is the peer's ordinary end).
 /// - when the peer sends close_notify: if the channel allows remote half-closure
 ///   (`ChannelOptions.allowRemoteHalfClosure`), `ChannelEvent.inputClosed`, and writes still
 ///   work until the channel is closed; otherwise close_notify is answered, then
@@ -21,9 +22,10 @@ import NIOTLS
 ///
 /// Writes wait until the handshake completes; each `flush` encrypts the waiting writes into
 /// one network write. Closing (`close(mode: .all)`) sends close_notify, flushes it, then
-/// closes. Half-closing the output (`.output`) once TLS runs sends what was written and
+/// closes. Half-closing the output (`.output`) once TLS runs sends the flushed writes and
 /// close_notify, then shuts the TCP output; plaintext keeps coming in until the peer ends its
-/// side (with close_notify or a TCP half-close, both reported as `ChannelEvent.inputClosed`).
+/// side: its close_notify fires `TLSUserEvent.shutdownCompleted` and closes the channel once
+/// ours is out, and a socket channel closes by itself when the peer's TCP input ends.
 /// Plaintext is produced only from ciphertext the channel read, so reading follows NIO's
 /// `read()` / autoRead flow; reads the handshake needs are issued by the handler itself.
 public final class TLSHandler: ChannelDuplexHandler {
@@ -46,12 +48,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         case closed
 
         /// Whether ciphertext that comes in is decrypted for the application.
-        var readsPlaintext: Bool {
-            switch self {
-            case .active, .outputClosed: true
-            case .idle, .handshaking, .inputClosed, .closing, .closed: false
-            }
-        }
+        var readsPlaintext: Bool { self == .active || self == .outputClosed }
     }
 
     private let connection: TLSConnection
@@ -60,6 +57,8 @@ public final class TLSHandler: ChannelDuplexHandler {
     private var pendingWrites = TLSPendingWrites()
     /// The application asked for a read and has not yet been given plaintext for it.
     private var applicationReadPending = false
+    /// Completes once the close_notify of an output half-close is out.
+    private var closeNotifySent: EventLoopFuture<Void>?
 
     /// What the handshake negotiated; `nil` until `TLSUserEvent.handshakeCompleted` fires.
     public private(set) var handshakeResult: TLSHandshakeResult?
@@ -75,23 +74,17 @@ public final class TLSHandler: ChannelDuplexHandler {
     ///   client's server hostname (e.g. a name longer than 255 bytes).
     public init(context: TLSContext, role: TLSRole) throws(TLSError) {
         connection = try TLSConnection(context: context, role: role)
-        if case .client = role {
-            isClient = true
-        } else {
-            isClient = false
-        }
+        isClient = if case .client = role { true } else { false }
     }
 
     // MARK: lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive {
-            start(context: context)
-        }
+        if context.channel.isActive { start(context: context) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        pendingWrites.failAll(ChannelError.ioOnClosedChannel)
+        failPendingWrites(ChannelError.ioOnClosedChannel)
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -102,7 +95,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         let previous = state
         state = .closed
-        pendingWrites.failAll(ChannelError.ioOnClosedChannel)
+        failPendingWrites(ChannelError.ioOnClosedChannel)
         switch previous {
         case .handshaking:
             context.fireErrorCaught(TLSError.handshakeFailed("the connection closed during the handshake"))
@@ -141,9 +134,7 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     /// Clients start the handshake as soon as the channel is active; servers wait for bytes.
     private func start(context: ChannelHandlerContext) {
-        guard isClient, case .idle = state else {
-            return
-        }
+        guard isClient, case .idle = state else { return }
         state = .handshaking
         advance(context: context)
     }
@@ -235,10 +226,11 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     private func receivedCloseNotify(context: ChannelHandlerContext) {
         if case .outputClosed = state {
-            // Both sides have said close_notify: the connection is over.
-            state = .closed
+            // Both sides have said close_notify: the connection is over once ours is out.
+            state = .closing
             context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
-            context.close(promise: nil)
+            let closeNotifySent = self.closeNotifySent ?? context.eventLoop.makeSucceededVoidFuture()
+            closeNotifySent.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
         let halfClosureAllowed = (try? context.channel.syncOptions?.getOption(ChannelOptions.allowRemoteHalfClosure)) ?? false
@@ -246,7 +238,7 @@ public final class TLSHandler: ChannelDuplexHandler {
             state = .inputClosed
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         } else {
-            pendingWrites.failAll(ChannelError.outputClosed)
+            failPendingWrites(ChannelError.outputClosed)
             closeWithCloseNotify(context: context, promise: nil)
         }
     }
@@ -282,21 +274,18 @@ public final class TLSHandler: ChannelDuplexHandler {
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch (mode, state) {
         case (.all, .active), (.all, .inputClosed):
-            pendingWrites.failAll(ChannelError.ioOnClosedChannel)
+            failPendingWrites(ChannelError.ioOnClosedChannel)
             closeWithCloseNotify(context: context, promise: promise)
-        case (.all, .closing):
+        case (.all, .closing), (.output, .closing):
             // Our close_notify is on its way and the close follows it.
             context.channel.closeFuture.cascade(to: promise)
         case (.all, .idle), (.all, .handshaking), (.all, .outputClosed), (.all, .closed):
             state = .closed
-            pendingWrites.failAll(ChannelError.ioOnClosedChannel)
+            failPendingWrites(ChannelError.ioOnClosedChannel)
             context.close(mode: mode, promise: promise)
-        case (.output, .active):
+        case (.output, .active), (.output, .inputClosed):
             closeOutputWithCloseNotify(context: context, promise: promise)
-        case (.output, .inputClosed):
-            // Both directions end: a full close, with close_notify.
-            closeWithCloseNotify(context: context, promise: promise)
-        case (.output, .outputClosed), (.output, .closing):
+        case (.output, .outputClosed):
             promise?.fail(ChannelError.outputClosed)
         case (.output, _), (.input, _):
             context.close(mode: mode, promise: promise)
@@ -360,17 +349,24 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     /// Sends what was written and flushed, then close_notify, then shuts the TCP output once they
-    /// are out; writes still waiting for a flush fail.
+    /// are out (closes the channel, if the peer's input had ended already); writes not yet
+    /// encrypted fail.
     private func closeOutputWithCloseNotify(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let inputClosed = state == .inputClosed
         if pendingWrites.flushedCount > 0 { encryptFlushedWrites(context: context) }
-        guard case .active = state else {
+        guard state == .active || state == .inputClosed else {
             // Encrypting failed, and the channel is closing.
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        pendingWrites.failAll(ChannelError.outputClosed)
-        state = .outputClosed
-        sendCloseNotify(context: context).whenComplete { _ in context.close(mode: .output, promise: promise) }
+        state = inputClosed ? .closing : .outputClosed
+        failPendingWrites(ChannelError.outputClosed)
+        let sent = sendCloseNotify(context: context)
+        if inputClosed {
+            context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
+        }
+        closeNotifySent = sent.nonisolated()
+        sent.whenComplete { _ in context.close(mode: inputClosed ? .all : .output, promise: promise) }
     }
 
     /// Writes and flushes close_notify; the future completes once it is out (or failed to go).
@@ -381,10 +377,17 @@ public final class TLSHandler: ChannelDuplexHandler {
         return context.writeAndFlush(wrapOutboundOut(ciphertext)).assumeIsolated()
     }
 
+    /// Fails every waiting write with `error` (their callbacks may write or close again).
+    private func failPendingWrites(_ error: any Error) {
+        for write in pendingWrites.removeAll() {
+            write.promise?.fail(error)
+        }
+    }
+
     /// Reports `error`, sends any alert OpenSSL queued for the peer, and closes the channel.
     private func fail(context: ChannelHandlerContext, error: TLSError) {
         state = .closing
-        pendingWrites.failAll(error)
+        failPendingWrites(error)
         sendOutput(context: context)
         context.fireErrorCaught(error)
         context.close(promise: nil)

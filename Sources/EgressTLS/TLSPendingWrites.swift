@@ -60,12 +60,12 @@ struct TLSPendingWrites {
         return byteCount
     }
 
-    /// Fails every write, released or not, with `error`.
-    mutating func failAll(_ error: any Error) {
+    /// Takes every write out, released or not. Failing their promises is the caller's, once this
+    /// access has ended: a promise's callbacks may write or close, and so come back here.
+    mutating func removeAll() -> CircularBuffer<Write> {
         flushedCount = 0
-        while let write = writes.popFirst() {
-            write.promise?.fail(error)
-        }
+        defer { writes = CircularBuffer() }
+        return writes
     }
 
     /// Lets `next` (a later write's promise) complete with `first`, or makes it `first` if there

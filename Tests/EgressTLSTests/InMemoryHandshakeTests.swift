@@ -67,6 +67,24 @@ import Testing
         #expect(pair.server.recorder.receivedText == "early bird (unflushed)")
     }
 
+    /// A waiting write whose failure closes the channel and writes again (a common
+    /// `whenComplete { close }`) comes back into the handler while its writes are being failed.
+    @Test func aFailedWritesCallbackMayCloseAndWriteAgain() throws {
+        let client = try InMemoryEndpoint(context: pki.trustingClientContext(), role: .client(serverHostname: "localhost"))
+        let channel = client.channel
+        let first = channel.write(ByteBuffer(string: "never sent"))
+        let second = channel.write(ByteBuffer(string: "nor this"))
+        let late = channel.eventLoop.makePromise(of: Void.self)
+        first.whenFailure { _ in
+            channel.close(promise: nil)
+            channel.write(ByteBuffer(string: "late"), promise: late)
+        }
+        try? channel.close().wait()
+        #expect(throws: (any Error).self) { try first.wait() }
+        #expect(throws: (any Error).self) { try second.wait() }
+        #expect(throws: (any Error).self) { try late.futureResult.wait() }
+    }
+
     @Test func aFlushEncryptsAllWritesIntoOneNetworkWrite() throws {
         let pair = try InMemoryPair(clientContext: pki.trustingClientContext(), serverContext: pki.serverContext())
         try pair.interact()
