@@ -135,7 +135,10 @@ let package = Package(
 
         // Test support: temporary directories, real programs run as a user would, network
         // namespace topologies.
-        .target(name: "EgressTesting", dependencies: ["EgressLinux"]),
+        .target(
+            name: "EgressTesting",
+            dependencies: ["EgressLinux", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
 
         // The library API end to end: an interception proxy with handlers written in Swift.
         .executableTarget(

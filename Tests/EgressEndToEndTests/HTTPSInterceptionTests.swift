@@ -198,11 +198,7 @@ struct HTTPSInterceptionTests {
             # A plain TCP end instead of close_notify raises here rather than passing for one.
             s = context.wrap_socket(raw, server_hostname="secure.example", suppress_ragged_eofs=False)
             s.sendall(b"GET / HTTP/1.1\\r\\nHost: secure.example\\r\\nX-Big: " + b"a" * 8000000 + b"\\r\\n\\r\\n")
-            reply = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk: break
-                reply += chunk
+            reply = b"".join(iter(lambda: s.recv(65536), b""))  # to close_notify
             print(reply.split(b"\\r\\n")[0].decode(), flush=True)
             """
         let result = try topology.inContainer(["python3", "-c", script])

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EgressTesting
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -68,25 +69,15 @@ private final class LingeringServer: Sendable {
 
     var isClosed: Bool { closedFlag.load(ordering: .relaxed) }
 
-    private init(channel: any Channel, port: Int, closed: EventLoopFuture<Void>) {
-        self.channel = channel
-        self.port = port
-        self.closed = closed
+    private init(_ server: LoopbackServer) {
+        channel = server.channel
+        port = server.port
+        closed = server.firstConnectionClosed
         closed.whenComplete { [self] _ in closedFlag.store(true, ordering: .relaxed) }
     }
 
     static func start(limit: TimeAmount, byteLimit: Int, group: any EventLoopGroup) async throws -> LingeringServer {
-        let closed = group.next().makePromise(of: Void.self)
-        let channel = try await ServerBootstrap(group: group)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.closeFuture.cascade(to: closed)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AnswerThenLinger(limit: limit, byteLimit: byteLimit))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return LingeringServer(channel: channel, port: try #require(channel.localAddress?.port), closed: closed.futureResult)
+        LingeringServer(try await LoopbackServer.start(group: group) { [AnswerThenLinger(limit: limit, byteLimit: byteLimit)] })
     }
 }
 

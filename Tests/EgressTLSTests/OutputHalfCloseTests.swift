@@ -1,4 +1,5 @@
 import EgressTLS
+import EgressTesting
 import NIOCore
 import NIOPosix
 import NIOTLS
@@ -69,33 +70,17 @@ private struct TestTimeout: Error, CustomStringConvertible {
 
 /// A TLS server whose connections write "answer" once the handshake is done, then half-close
 /// their output; it records what it reads afterwards.
-private final class HalfClosingServer: Sendable {
+private struct HalfClosingServer {
     let channel: any Channel
     let port: Int
     let recorder: ServerRecorder
     /// Completes when the (first) accepted connection has closed.
     let closed: EventLoopFuture<Void>
 
-    private init(channel: any Channel, port: Int, recorder: ServerRecorder, closed: EventLoopFuture<Void>) {
-        self.channel = channel
-        self.port = port
-        self.recorder = recorder
-        self.closed = closed
-    }
-
     static func start(context: TLSContext, group: any EventLoopGroup) async throws -> HalfClosingServer {
         let recorder = ServerRecorder()
-        let closed = group.next().makePromise(of: Void.self)
-        let channel = try await ServerBootstrap(group: group)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.closeFuture.cascade(to: closed)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([TLSHandler(context: context, role: .server), recorder])
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return HalfClosingServer(channel: channel, port: try #require(channel.localAddress?.port), recorder: recorder, closed: closed.futureResult)
+        let server = try await LoopbackServer.start(group: group) { [try TLSHandler(context: context, role: .server), recorder] }
+        return HalfClosingServer(channel: server.channel, port: server.port, recorder: recorder, closed: server.firstConnectionClosed)
     }
 }
 
