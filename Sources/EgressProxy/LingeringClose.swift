@@ -41,10 +41,9 @@ final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
         let outputClosed = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: outputClosed)
         self.outputClosed = outputClosed.futureResult
-        let closeOnFailure = NIOLoopBound(context, eventLoop: context.eventLoop)
-        // An output that could not be shut leaves nothing to linger for.
-        outputClosed.futureResult.whenFailure { _ in closeOnFailure.value.close(promise: nil) }
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // An output that could not be shut leaves nothing to linger for.
+        outputClosed.futureResult.whenFailure { _ in loopBound.value.close(promise: nil) }
         deadline = context.eventLoop.scheduleTask(in: limit) { loopBound.value.close(promise: nil) }
         context.read()
     }
