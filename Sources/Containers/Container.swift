@@ -170,17 +170,12 @@ public final class Container: Sendable {
         try rules.interceptOutboundHttps(target, worker)
     }
 
-    /// The host's guard, which unmatched traffic of the container follows: what a snapshot for
-    /// ``replaceRules(with:)`` builds its `forward` handlers with.
-    package var destinationGuard: DestinationGuard {
-        rules.snapshot.destinationGuard
-    }
-
-    /// Replaces every rule at once (a configuration's rules); the internet setting comes from the
-    /// start options and the destination guard from the host (``destinationGuard``).
-    package func replaceRules(with snapshot: InterceptionRules.Snapshot) {
-        var snapshot = snapshot
+    /// Replaces every rule at once with the ones `make` builds (a configuration's rules) for the
+    /// host's destination guard, which their `forward` handlers must follow too; the internet
+    /// setting comes from the start options and the guard stays the host's.
+    package func replaceRules(_ make: (_ destinationGuard: DestinationGuard) -> InterceptionRules.Snapshot) {
         let current = rules.snapshot
+        var snapshot = make(current.destinationGuard)
         snapshot.internet = current.internet
         snapshot.destinationGuard = current.destinationGuard
         rules.replace(with: snapshot)

@@ -33,13 +33,7 @@ final class ContainerRun: Sendable {
         services.rules = rules
         services.logger[metadataKey: "container"] = .string(id)
         // A relay of its own: pass-through connections of the container end with it.
-        let relay: SpliceRelay?
-        do {
-            relay = try SpliceRelay()
-        } catch {
-            relay = nil
-            services.logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
-        }
+        let relay = SpliceRelay.made(warningTo: services.logger)
         services.spliceRelay = relay
         let server = ProxyServer(services: services, group: shared.group, connectionLimit: shared.connectionLimit)
         var dnsSocketsUnclaimed = true

@@ -11,14 +11,16 @@ package struct ProxyConfiguration: Sendable {
     /// The proxy's settings as the library API takes them: addresses and ranges checked, paths
     /// absolute (relative ones were relative to the file's directory).
     package var proxy: InterceptionProxy.Configuration
-    /// Ranges exempted from the pass-through deny list (`proxy.settings.allow`, parsed).
-    package var allow: [IPNetwork]
     /// How long each rule's handler has to answer.
     package var handlerTimeout: Duration
     package var rules: [ConfiguredRule]
 
     /// Whether traffic no rule intercepts may go out.
     package var internet: Bool { proxy.internet }
+
+    /// Ranges exempted from the pass-through deny list: `proxy.settings.allow`, parsed (the file's
+    /// were checked when it was read).
+    package var allow: [IPNetwork] { proxy.settings.allow.compactMap(IPNetwork.init) }
 
     /// Reads and checks the file at `path`; relative paths in it are relative to its directory.
     package static func load(from path: String) throws(ConfigurationError) -> ProxyConfiguration {
@@ -55,11 +57,8 @@ package struct ProxyConfiguration: Sendable {
         guard let mode = CaptureMode(rawValue: file.mode ?? "redirect") else {
             throw ConfigurationError("mode: \"\(file.mode ?? "")\" is neither redirect nor tproxy")
         }
-        let allow = try (file.upstream?.allow ?? []).enumerated().map { index, text throws(ConfigurationError) in
-            guard let network = IPNetwork(text) else {
-                throw ConfigurationError("upstream.allow[\(index)]: \"\(text)\" is not an address or CIDR range")
-            }
-            return network
+        for (index, text) in (file.upstream?.allow ?? []).enumerated() where IPNetwork(text) == nil {
+            throw ConfigurationError("upstream.allow[\(index)]: \"\(text)\" is not an address or CIDR range")
         }
         let rules = try (file.rules ?? []).enumerated().map { index, rule throws(ConfigurationError) in
             try ConfiguredRule(rule, at: index)
@@ -76,7 +75,7 @@ package struct ProxyConfiguration: Sendable {
             listen: listen, transparentProxy: mode == .tproxy, internet: file.internet ?? defaults.internet, settings: settings
         )
         return ProxyConfiguration(
-            proxy: proxy, allow: allow,
+            proxy: proxy,
             handlerTimeout: try Self.duration(file.timeouts?.handler, default: Worker.defaultTimeout, "timeouts.handler"),
             rules: rules
         )

@@ -49,13 +49,7 @@ package struct ProxySetup {
             upstream: UpstreamClient(group: group, mark: settings.upstreamMark, tls: tls), tls: tls, env: settings.env,
             limits: limits, upstreamMark: settings.upstreamMark, logger: logger
         )
-        if spliceRelay {
-            do {
-                services.spliceRelay = try SpliceRelay()
-            } catch {
-                logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
-            }
-        }
+        if spliceRelay { services.spliceRelay = SpliceRelay.made(warningTo: logger) }
         self.services = services
     }
 
@@ -81,6 +75,19 @@ package struct ProxySetup {
             throw ProxySettingError("\"\(text)\" is not ADDRESS:PORT (for IPv6, [ADDRESS]:PORT)")
         }
         return address
+    }
+}
+
+extension SpliceRelay {
+    /// A new relay, or nil with a warning to `logger` that pass-through will copy through user
+    /// space (the fallback relay) when the kernel refuses what a splice relay needs.
+    package static func made(warningTo logger: Logger) -> SpliceRelay? {
+        do {
+            return try SpliceRelay()
+        } catch {
+            logger.warning("no splice relay; pass-through copies through user space", metadata: ["error": .string("\(error)")])
+            return nil
+        }
     }
 }
 

@@ -57,8 +57,7 @@ struct ContainerRunCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func run() async throws {
-        let entrypoint = command
-        guard !entrypoint.isEmpty else { throw ValidationError("give the command to run after --") }
+        guard !command.isEmpty else { throw ValidationError("give the command to run after --") }
         var env: [String: String] = [:]
         for pair in environment {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
@@ -74,10 +73,10 @@ struct ContainerRunCommand: AsyncParsableCommand {
         let host = try ContainerHost(configuration: hostConfiguration(file: file), logger: logger)
         let container = try host.makeContainer(id: id)
         if let file {
-            container.replaceRules(with: file.snapshot(upstream: host.services.upstream, destinationGuard: container.destinationGuard))
+            container.replaceRules { file.snapshot(upstream: host.services.upstream, destinationGuard: $0) }
         }
         let status = await Self.run(container, ContainerStartOptions(
-            entrypoint: entrypoint, env: env, enableInternet: internet, rootDirectory: root, workingDirectory: workdir
+            entrypoint: command, env: env, enableInternet: internet, rootDirectory: root, workingDirectory: workdir
         ), logger: logger)
         try await host.shutdown()
         throw ExitCode(status)

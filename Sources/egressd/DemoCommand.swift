@@ -32,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
               - http: secrets.demo.test
                 forward: { to: "http://127.0.0.1:\(origin.port)", setHeaders: { authorization: "Bearer demo-secret-token" } }
             """, relativeTo: directory)
-        container.replaceRules(with: configuration.snapshot(upstream: host.services.upstream, destinationGuard: container.destinationGuard))
+        container.replaceRules { configuration.snapshot(upstream: host.services.upstream, destinationGuard: $0) }
         try container.interceptOutboundHttp("api.demo.test", Worker(DemoHandler(), name: "DemoHandler"))
         try container.interceptOutboundHttps("secure.demo.test", Worker(DemoHandler(), name: "DemoHandler"))
 
