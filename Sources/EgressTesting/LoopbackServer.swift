@@ -3,13 +3,13 @@ import NIOPosix
 
 /// A TCP server on 127.0.0.1 (an ephemeral port) for tests that need real sockets (an embedded
 /// channel cannot half-close): its connections allow remote half-closure, each gets the handlers
-/// `handlers` makes, and ``firstConnectionClosed`` tells when the first of them has closed.
+/// `handlers` makes, and ``firstConnectionClosed`` tells when one of them has first closed.
 public struct LoopbackServer: Sendable {
     /// The listening channel; close it when done.
     public let channel: any Channel
     /// The port it listens on.
     public let port: Int
-    /// Completes when the first accepted connection has closed.
+    /// Completes when a connection has closed, the first to close (tests that use it accept one).
     public let firstConnectionClosed: EventLoopFuture<Void>
 
     /// Listens on `group`; `handlers` runs on a new connection's event loop.

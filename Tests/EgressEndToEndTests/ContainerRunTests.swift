@@ -104,7 +104,7 @@ struct ContainerRunTests {
                 start = time.monotonic()
                 try:
                     rest = kept.recv(65536)
-                    print("idle close:", rest == b"" and time.monotonic() - start < 5, flush=True)
+                    print("idle close:", rest == b"" and 0.5 < time.monotonic() - start < 5, flush=True)
                 except socket.timeout:
                     print("idle close: still open after 15 s", flush=True)
                 EOF
@@ -115,6 +115,7 @@ struct ContainerRunTests {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["path"] as? String
         }
         #expect(paths == ["/a", "/b", "/c"], "every upstream connection carried the mark: \(result.combinedOutput)")
+        #expect(result.standardOutput.contains("Bearer injected"), "/a went through its forward rule: \(result.combinedOutput)")
         let passedThrough = result.standardError.split(separator: "\n").contains { $0.contains("action=pass-through") && $0.contains("relay=") }
         #expect(passedThrough, "the waiting client was passed through: \(result.standardError)")
         #expect(result.standardOutput.contains("idle close: True\n"), "\(result.combinedOutput)")

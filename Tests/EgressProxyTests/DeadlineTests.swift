@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import Testing
 
 private struct WorkFailed: Error, Equatable {
@@ -34,7 +35,7 @@ private struct WorkFailed: Error, Equatable {
         let gate = EmbeddedSupport.Gate()
         defer { gate.open() }
         let started = ContinuousClock.now
-        let value = try await EmbeddedSupport.within(.seconds(10), "the deadline") {
+        let value = try await within(.seconds(10), "the deadline") {
             try await Deadline.run(within: .milliseconds(100)) { () async -> Int in
                 await gate.wait()  // ignores cancellation: only the test ends it
                 return 1
@@ -44,7 +45,7 @@ private struct WorkFailed: Error, Equatable {
         #expect(value == nil)
         #expect(elapsed >= .milliseconds(100), "not before the deadline: \(elapsed)")
         try await gate.entry()
-        #expect(gate.entered == 1, "the work did start")
+        #expect(gate.entered == 1, "the work started once")
     }
 
     @Test func workIsCancelledWhenTheDeadlinePasses() async throws {
@@ -55,7 +56,7 @@ private struct WorkFailed: Error, Equatable {
             return 1
         }
         #expect(value == nil)
-        try await EmbeddedSupport.within(.seconds(10), "the work to see its cancellation") { await cancelled.wait() }
+        try await within(.seconds(10), "the work to see its cancellation") { await cancelled.wait() }
     }
 
     @Test func cancellingTheCallerThrowsCancellationErrorPromptly() async throws {
@@ -70,9 +71,9 @@ private struct WorkFailed: Error, Equatable {
             }
         }
         // Cancel once the work is under way.
-        try await EmbeddedSupport.within(.seconds(10), "the work to start") { await started.wait() }
+        try await within(.seconds(10), "the work to start") { await started.wait() }
         caller.cancel()
-        let result = try await EmbeddedSupport.within(.seconds(10), "the cancelled caller") { await caller.result }
+        let result = try await within(.seconds(10), "the cancelled caller") { await caller.result }
         #expect(throws: CancellationError.self) { try result.get() }
     }
 
@@ -86,7 +87,7 @@ private struct WorkFailed: Error, Equatable {
                 return 1
             }
         }
-        let result = try await EmbeddedSupport.within(.seconds(10), "the cancelled caller") { await caller.result }
+        let result = try await within(.seconds(10), "the cancelled caller") { await caller.result }
         #expect(throws: CancellationError.self) { try result.get() }
     }
 }

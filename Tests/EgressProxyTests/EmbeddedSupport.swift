@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import Foundation
 import NIOCore
 import NIOEmbedded
@@ -10,38 +11,6 @@ import Testing
 /// Helpers shared by the in-memory tests of the proxy's parts (sniffer, relay, exchange loop,
 /// conversion, deadline, built-in workers).
 enum EmbeddedSupport {
-    struct TimedOut: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "timed out waiting for \(what)" }
-    }
-
-    /// `work`'s result, or ``TimedOut`` once `limit` passes: a watchdog so that a broken
-    /// implementation fails the test instead of hanging it. `work` is left behind (not awaited)
-    /// on a timeout, so work that ignores cancellation cannot hold the test either.
-    static func within<Value: Sendable>(
-        _ limit: Duration = .seconds(20), _ what: String, _ work: @escaping @Sendable () async throws -> Value
-    ) async throws -> Value {
-        let slot = Mutex<CheckedContinuation<Value, any Error>?>(nil)
-        let finish: @Sendable (Result<Value, any Error>) -> Void = { result in
-            slot.withLock { stored in
-                let continuation = stored
-                stored = nil
-                return continuation
-            }?.resume(with: result)
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            slot.withLock { $0 = continuation }
-            let worker = Task {
-                do { finish(.success(try await work())) } catch { finish(.failure(error)) }
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                worker.cancel()
-                finish(.failure(TimedOut(what: what)))
-            }
-        }
-    }
-
     /// A wait that ignores cancellation and lasts until the test opens the gate: the shape of a
     /// handler or a piece of work that hangs.
     final class Gate: Sendable {
@@ -64,7 +33,7 @@ enum EmbeddedSupport {
         /// Returns once a wait has begun (what a test held reached the gate), or throws after
         /// 10 s: an answer that came without it may have overtaken the work's first step.
         func entry() async throws {
-            try await EmbeddedSupport.within(.seconds(10), "the work to reach the gate") {
+            try await within(.seconds(10), "the work to reach the gate") {
                 while self.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
             }
         }

@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import EgressRules
 import Logging
 import NIOCore
@@ -46,7 +47,7 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
         let rules = InterceptionRules(internet: false)
         try rules.interceptOutboundHttp("early.example:9", Worker(EarlyAnswer()))
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
-            let statuses = try await EmbeddedSupport.within(.seconds(20), "both answers") { () async throws -> [Int] in
+            let statuses = try await within(.seconds(20), "both answers") { () async throws -> [Int] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: early.example\r\nContent-Length: 10\r\n\r\n01234"))
                 var answers = try await responses.read(1)
@@ -65,7 +66,7 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
         let server = try await rawOrigin(origin)
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
-            let statuses = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [Int] in
+            let statuses = try await within(.seconds(20), "two answers") { () async throws -> [Int] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "GET /warm HTTP/1.1\r\nHost: out.example\r\n\r\n"))
                 var all = try await responses.read(1)
@@ -84,7 +85,7 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
         let rules = InterceptionRules(internet: false)
         try rules.interceptOutboundHttp("stream.example:9", Worker(Streamer()))
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
-            let answers = try await EmbeddedSupport.within(.seconds(20), "two answers") { () async throws -> [EmbeddedSupport.WireResponse] in
+            let answers = try await within(.seconds(20), "two answers") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "HEAD /h HTTP/1.1\r\nHost: stream.example\r\n\r\nGET /g HTTP/1.1\r\nHost: stream.example\r\n\r\n"))
                 return try await responses.read(1, bodyless: true) + responses.read(1)
@@ -102,7 +103,7 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
         try rules.interceptOutboundHttp("up.example:9", Worker(EarlyAnswer()))
         let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\n"
         try await LoopbackHTTPProxy.with(rules: rules, destinationPort: 9) { inbound, outbound in
-            let answers = try await EmbeddedSupport.within(.seconds(20), "three answers") { () async throws -> [EmbeddedSupport.WireResponse] in
+            let answers = try await within(.seconds(20), "three answers") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(
                     string: "GET /a HTTP/1.1\r\nHost: up.example\r\n\(upgrade)\r\n" + "GET /b HTTP/1.1\r\nHost: other.example\r\n\(upgrade)\r\n"
@@ -124,7 +125,7 @@ private func rawOrigin(_ handler: some ChannelInboundHandler & Sendable) async t
             try await outbound.write(ByteBuffer(string:
                 "POST /a HTTP/1.1\r\nHost: out.example\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx"
                 + "GET /delete-everything HTTP/1.1\r\nHost: out.example\r\n\r\n"))
-            try await EmbeddedSupport.within(.seconds(20), "the close") { for try await _ in inbound {} }
+            try await within(.seconds(20), "the close") { for try await _ in inbound {} }
             #expect(origin.seen.withLock { $0 } == ["/a"])
         }
         try? await server.close()
@@ -144,7 +145,7 @@ extension GateRegressionTests {
             try await outbound.write(ByteBuffer(string: request))
             outbound.finish()
             // Read to the close; the bytes after the head must be the whole body.
-            let (head, body) = try await EmbeddedSupport.within(.seconds(30), "the whole response") { () async throws -> (ByteBuffer, Int) in
+            let (head, body) = try await within(.seconds(30), "the whole response") { () async throws -> (ByteBuffer, Int) in
                 var start = ByteBuffer()
                 var total = 0
                 for try await var chunk in inbound {
@@ -169,7 +170,7 @@ extension GateRegressionTests {
         let server = try await rawOrigin(silent)
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port, responseTimeout: .milliseconds(300)) { inbound, outbound in
-            let answer = try await EmbeddedSupport.within(.seconds(20), "the 502") { () async throws -> [EmbeddedSupport.WireResponse] in
+            let answer = try await within(.seconds(20), "the 502") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "GET /never HTTP/1.1\r\nHost: out.example\r\n\r\n"))
                 return try await responses.read(1)
@@ -188,7 +189,7 @@ extension GateRegressionTests {
         let server = try await rawOrigin(EarlyRefusingOrigin())
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port) { inbound, outbound in
-            let answers = try await EmbeddedSupport.within(.seconds(20), "the origin's answer") { () async throws -> [EmbeddedSupport.WireResponse] in
+            let answers = try await within(.seconds(20), "the origin's answer") { () async throws -> [EmbeddedSupport.WireResponse] in
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
                 try await outbound.write(ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: out.example\r\nTransfer-Encoding: chunked\r\n\r\n"))
                 let chunk = String(repeating: "u", count: 64 * 1024)
@@ -213,11 +214,11 @@ extension GateRegressionTests {
         let port = try #require(server.localAddress?.port)
         try await LoopbackHTTPProxy.with(rules: InterceptionRules(internet: true), destinationPort: port, resetOnClose: true) { _, outbound in
             try await outbound.write(ByteBuffer(string: "GET /poll HTTP/1.1\r\nHost: out.example\r\n\r\n"))
-            try await EmbeddedSupport.within(.seconds(20), "the request at the origin") {
+            try await within(.seconds(20), "the request at the origin") {
                 while !origin.asked.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             }
         }  // the client closes here
-        try await EmbeddedSupport.within(.seconds(20), "the upstream connection to close") { try await origin.closed.futureResult.get() }
+        try await within(.seconds(20), "the upstream connection to close") { try await origin.closed.futureResult.get() }
         try? await server.close()
     }
 }

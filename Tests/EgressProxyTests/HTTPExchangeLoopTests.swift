@@ -1,3 +1,4 @@
+import EgressTesting
 import EgressLinux
 @testable import EgressProxy
 import EgressRules
@@ -95,7 +96,7 @@ private struct ExchangeLoopConnection {
             throw error
         }
         try? await channel.close()
-        try await EmbeddedSupport.within(.seconds(20), "the exchange loop to end") { await loop.value }
+        try await within(.seconds(20), "the exchange loop to end") { await loop.value }
     }
 
     func send(_ text: String) async throws {
@@ -104,7 +105,7 @@ private struct ExchangeLoopConnection {
 
     mutating func next(bodyless: Bool = false) async throws -> EmbeddedSupport.WireResponse {
         let reader = responses
-        let (response, pending) = try await EmbeddedSupport.within(.seconds(20), "a response") {
+        let (response, pending) = try await within(.seconds(20), "a response") {
             var reader = reader
             let response = try await reader.next(bodyless: bodyless)
             return (response, reader.pending)
@@ -115,7 +116,7 @@ private struct ExchangeLoopConnection {
 
     /// Waits for the loop to end the connection by itself.
     func ended() async throws -> Bool {
-        try await EmbeddedSupport.within(.seconds(20), "the exchange loop to end the connection") { await loop.value }
+        try await within(.seconds(20), "the exchange loop to end the connection") { await loop.value }
         return !channel.isActive
     }
 }
@@ -353,7 +354,7 @@ private struct ExchangeLoopConnection {
             .connect(host: "127.0.0.1", port: port).get()
         try await client.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: half.example\r\nConnection: close\r\n\r\n"))
         try await client.close(mode: .output)
-        var bytes = try await EmbeddedSupport.within(.seconds(20), "the proxy to answer and close") { try await received.futureResult.get() }
+        var bytes = try await within(.seconds(20), "the proxy to answer and close") { try await received.futureResult.get() }
         let response = try #require(try EmbeddedSupport.parseResponse(&bytes), "no response: \(String(buffer: bytes).debugDescription)")
         #expect(response.status == 403)
         #expect(response.body.hasPrefix("egress: request to half.example denied"))
@@ -384,7 +385,7 @@ private struct ExchangeLoopConnection {
                 .connect(host: "127.0.0.1", port: port).get()
         }
         func openConnections(_ count: Int) async throws {
-            try await EmbeddedSupport.within(.seconds(20), "\(count) open connections") {
+            try await within(.seconds(20), "\(count) open connections") {
                 while server.openConnections != count { try await Task.sleep(for: .milliseconds(5)) }
             }
         }
@@ -392,7 +393,7 @@ private struct ExchangeLoopConnection {
         try await openConnections(1)
         let refused = group.next().makePromise(of: ByteBuffer.self)
         let second = try await connect(collectingInto: refused)
-        let nothing = try await EmbeddedSupport.within(.seconds(20), "the extra connection to be closed") { try await refused.futureResult.get() }
+        let nothing = try await within(.seconds(20), "the extra connection to be closed") { try await refused.futureResult.get() }
         #expect(nothing.readableBytes == 0)
         try? await second.close()
         try await holder.close()
@@ -400,7 +401,7 @@ private struct ExchangeLoopConnection {
         let answered = group.next().makePromise(of: ByteBuffer.self)
         let third = try await connect(collectingInto: answered)
         try await third.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: again.example\r\nConnection: close\r\n\r\n"))
-        var bytes = try await EmbeddedSupport.within(.seconds(20), "an answer on a freed slot") { try await answered.futureResult.get() }
+        var bytes = try await within(.seconds(20), "an answer on a freed slot") { try await answered.futureResult.get() }
         #expect(try EmbeddedSupport.parseResponse(&bytes)?.status == 403)
         await server.closeListeners()
     }
@@ -421,7 +422,7 @@ private struct ExchangeLoopConnection {
             .connect(host: "127.0.0.1", port: port).get()
         let started = ContinuousClock.now
         try await client.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: idle.example\r\n\r\n"))
-        var bytes = try await EmbeddedSupport.within(.seconds(20), "the proxy to close the idle connection") {
+        var bytes = try await within(.seconds(20), "the proxy to close the idle connection") {
             try await received.futureResult.get()
         }
         let elapsed = ContinuousClock.now - started

@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import NIOCore
 import NIOEmbedded
 import NIOPosix
@@ -187,14 +188,14 @@ private final class RelayedPair {
         try await client.writeAndFlush(ByteBuffer(string: "request"))
         try await client.close(mode: .output)
         // The upstream answered and closed; only now does the client start reading.
-        let upstream = try await EmbeddedSupport.within(.seconds(20), "the upstream to close") {
+        let upstream = try await within(.seconds(20), "the upstream to close") {
             let upstream = try await upstreamChannel.futureResult.get()
             try await upstream.closeFuture.get()
             return upstream
         }
         #expect(!upstream.isActive)
         try await client.setOption(.autoRead, value: true).get()
-        let count = try await EmbeddedSupport.within(.seconds(20), "the client to read to the end") { try await received.futureResult.get() }
+        let count = try await within(.seconds(20), "the client to read to the end") { try await received.futureResult.get() }
         #expect(count == total, "the client got \(count) of \(total) bytes")
         try? await client.close()
         try? await proxy.close()

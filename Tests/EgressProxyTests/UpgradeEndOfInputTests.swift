@@ -1,4 +1,5 @@
 @testable import EgressProxy
+import EgressTesting
 import EgressLinux
 import EgressRules
 import Logging
@@ -171,7 +172,7 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
         try await LoopbackHTTPProxy.with(
             rules: InterceptionRules(internet: true), destinationPort: port, clientInputClosed: clientEnded
         ) { inbound, outbound in
-            let received = try await EmbeddedSupport.within(.seconds(20), "the 101, the frame and the end") { () async throws -> String in
+            let received = try await within(.seconds(20), "the 101, the frame and the end") { () async throws -> String in
                 try await outbound.write(ByteBuffer(string: upgradeRequest + "early"))
                 outbound.finish()
                 var text = ""
@@ -180,7 +181,7 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
             }
             #expect(received.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(received)")
             #expect(received.hasSuffix("\r\n\r\nframe"), "the origin's frame, then the end: \(received)")
-            try await EmbeddedSupport.within(.seconds(20), "the origin sees the client's end") { try await ended.futureResult.get() }
+            try await within(.seconds(20), "the origin sees the client's end") { try await ended.futureResult.get() }
             #expect(switching.afterHead.withLock { $0 } == "early")
         }
         ended.succeed()
@@ -197,7 +198,7 @@ private let upgradeRequest = "GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection
         try await LoopbackHTTPProxy.with(
             rules: InterceptionRules(internet: true), destinationPort: port, clientInputClosed: clientEnded
         ) { inbound, outbound in
-            let answers = try await EmbeddedSupport.within(.seconds(20), "two answers, then the end") { () async throws -> [EmbeddedSupport.WireResponse] in
+            let answers = try await within(.seconds(20), "two answers, then the end") { () async throws -> [EmbeddedSupport.WireResponse] in
                 try await outbound.write(ByteBuffer(string: upgradeRequest + "GET /next HTTP/1.1\r\nHost: ws.example\r\n\r\n"))
                 outbound.finish()
                 var responses = EmbeddedSupport.ConnectionResponseReader(inbound)
