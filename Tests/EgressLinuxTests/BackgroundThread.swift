@@ -1,3 +1,4 @@
+import EgressTesting
 import Foundation
 import Synchronization
 
@@ -20,19 +21,11 @@ final class BackgroundThread<Value: Sendable>: Sendable {
     /// The work's result, waiting at most `timeout` seconds for it.
     func value(timeout: TimeInterval = 60) throws -> Value {
         guard done.wait(timeout: .now() + timeout) == .success else {
-            throw TestFailure("background work did not finish within \(timeout)s")
+            throw TestSupportError("background work did not finish within \(timeout)s")
         }
         done.signal()
-        guard let result = outcome.withLock({ $0 }) else { throw TestFailure("background work left no result") }
+        guard let result = outcome.withLock({ $0 }) else { throw TestSupportError("background work left no result") }
         return try result.get()
     }
 }
 
-/// A test's own failure with a message.
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-
-    init(_ description: String) {
-        self.description = description
-    }
-}

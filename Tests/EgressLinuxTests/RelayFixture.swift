@@ -1,3 +1,4 @@
+import EgressTesting
 import EgressLinux
 import Foundation
 import Glibc
@@ -50,12 +51,12 @@ final class RelayFixture: Sendable {
     /// The relay's report, waiting at most `timeout` seconds for it.
     func result(timeout: TimeInterval = 30) throws -> RelayResult {
         guard finished.wait(timeout: .now() + timeout) == .success else {
-            throw TestFailure("the relay did not report within \(timeout)s")
+            throw TestSupportError("the relay did not report within \(timeout)s")
         }
         finished.signal()
         let reported = results.withLock { $0 }
         guard reported.count == 1, let result = reported.first else {
-            throw TestFailure("the relay reported \(reported.count) times")
+            throw TestSupportError("the relay reported \(reported.count) times")
         }
         return result
     }
@@ -89,7 +90,7 @@ final class RelayFixture: Sendable {
         _ = shutdown(client, Int32(SHUT_WR))
         _ = shutdown(upstream, Int32(SHUT_WR))
         guard done.wait(timeout: .now() + 10) == .success, let result = reported.withLock({ $0 }) else {
-            throw TestFailure("a pair that ended at once did not report within 10s")
+            throw TestSupportError("a pair that ended at once did not report within 10s")
         }
         return try result.get()
     }

@@ -1,3 +1,4 @@
+import EgressTesting
 import EgressLinux
 import Foundation
 import Glibc
@@ -19,7 +20,7 @@ import Testing
         var bytes: [UInt8] = []
         while bytes.count < count {
             let chunk = try TestSockets.read(fd, limit: count - bytes.count)
-            guard !chunk.isEmpty else { throw TestFailure("end of stream after \(bytes.count) of \(count) bytes") }
+            guard !chunk.isEmpty else { throw TestSupportError("end of stream after \(bytes.count) of \(count) bytes") }
             bytes += chunk
         }
         return bytes

@@ -1,3 +1,4 @@
+import EgressTesting
 import EgressLinux
 import Glibc
 
@@ -60,7 +61,7 @@ struct StreamPattern: Sendable {
                     return memcmp(received + compared, expected + start, length) == 0
                 }
             }
-            guard same else { throw TestFailure("stream differs in the \(length) bytes at offset \(offset + compared)") }
+            guard same else { throw TestSupportError("stream differs in the \(length) bytes at offset \(offset + compared)") }
             compared += length
         }
     }

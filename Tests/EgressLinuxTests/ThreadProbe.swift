@@ -1,3 +1,4 @@
+import EgressTesting
 import Foundation
 import Glibc
 
@@ -11,7 +12,7 @@ enum ThreadProbe {
         let count = readlink("/proc/thread-self", &buffer, buffer.count - 1)
         let link = count > 0 ? String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         guard let id = link.split(separator: "/").last.flatMap({ pid_t($0) }) else {
-            throw TestFailure("cannot tell the thread's id from /proc/thread-self (\(link.debugDescription))")
+            throw TestSupportError("cannot tell the thread's id from /proc/thread-self (\(link.debugDescription))")
         }
         return id
     }
@@ -75,7 +76,7 @@ func waitUntil(
 ) throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("\(what) did not happen within \(timeout) \(state())") }
+        guard ContinuousClock.now < deadline else { throw TestSupportError("\(what) did not happen within \(timeout) \(state())") }
         usleep(2_000)
     }
 }
