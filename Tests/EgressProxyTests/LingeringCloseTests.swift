@@ -96,51 +96,13 @@ private final class AnswerThenLinger: ChannelInboundHandler {
     }
 }
 
-/// A loopback client connection and what it records.
+/// A loopback client connection and what it reads.
 private struct Client {
     let channel: any Channel
-    let recorder: Recorder
+    let recorder: InputCollector
 
     static func connect(port: Int, group: any EventLoopGroup) async throws -> Client {
-        let recorder = Recorder(eventLoop: group.next())
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(recorder) }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        return Client(channel: channel, recorder: recorder)
-    }
-}
-
-/// Collects what a connection reads until its input ends.
-private final class Recorder: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-
-    let inputEnded: EventLoopFuture<ByteBuffer>
-    private let promise: EventLoopPromise<ByteBuffer>
-    private let received = Mutex(ByteBuffer())
-
-    init(eventLoop: any EventLoop) {
-        promise = eventLoop.makePromise()
-        inputEnded = promise.futureResult
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var chunk = unwrapInboundIn(data)
-        received.withLock { _ = $0.writeBuffer(&chunk) }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .some(.inputClosed) = event as? ChannelEvent { promise.succeed(received.withLock { $0 }) }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(ChannelError.eof)
+        let recorder = InputCollector(eventLoop: group.next())
+        return Client(channel: try await LoopbackServer.connect(port: port, group: group) { [recorder] }, recorder: recorder)
     }
 }

@@ -22,7 +22,7 @@ import Testing
         let client = try await TLSClient.connect(context: pki.trustingClientContext(), port: server.port, group: group)
         // The client's input ends (close_notify, seen as inputClosed) after the whole answer.
         let answer = try await within(.seconds(20), "the answer and close_notify") { try await client.recorder.inputEnded.get() }
-        #expect(answer == "answer")
+        #expect(String(buffer: answer) == "answer")
         #expect(server.recorder.failedWrite.withLock { $0 } == "outputClosed", "a write after the half-close fails")
         // The server still reads: what the client sends now is delivered to it.
         try await client.channel.writeAndFlush(ByteBuffer(string: "more"))
@@ -106,54 +106,17 @@ private final class ServerRecorder: ChannelInboundHandler, Sendable {
     }
 }
 
-/// A TLS client connection whose input is collected until it ends.
+/// A TLS client connection whose plaintext is collected until its input ends (the server's
+/// close_notify).
 private struct TLSClient {
     let channel: any Channel
-    let recorder: ClientRecorder
+    let recorder: InputCollector
 
     static func connect(context: TLSContext, port: Int, group: any EventLoopGroup) async throws -> TLSClient {
-        let recorder = ClientRecorder(eventLoop: group.next())
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        TLSHandler(context: context, role: .client(serverHostname: "localhost")), recorder,
-                    ])
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let recorder = InputCollector(eventLoop: group.next())
+        let channel = try await LoopbackServer.connect(port: port, group: group) {
+            [try TLSHandler(context: context, role: .client(serverHostname: "localhost")), recorder]
+        }
         return TLSClient(channel: channel, recorder: recorder)
-    }
-}
-
-/// Collects a client's plaintext until its input ends (the server's close_notify).
-private final class ClientRecorder: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-
-    let inputEnded: EventLoopFuture<String>
-    private let promise: EventLoopPromise<String>
-    private let text = Mutex("")
-
-    init(eventLoop: any EventLoop) {
-        promise = eventLoop.makePromise()
-        inputEnded = promise.futureResult
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let chunk = String(buffer: unwrapInboundIn(data))
-        text.withLock { $0 += chunk }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .some(.inputClosed) = event as? ChannelEvent { promise.succeed(text.withLock { $0 }) }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(ChannelError.eof)
     }
 }
